@@ -1,0 +1,424 @@
+//! Bulk import: dataset import jobs from CSV files, folders of CSV files, or Avro object
+//! container files (`spec/data.md` sections 3-4).
+//!
+//! A job is atomic. Rows are validated and encoded into a new Avro segment under a temporary
+//! name; only when every row is good is the segment renamed into place and the BULK manifest
+//! swapped (FULL: the new segment replaces all bulk segments; INCREMENTAL: it is appended).
+//! A failed job leaves the dataset as it was and reports the first errors with file, line and
+//! column.
+
+mod csv_source;
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use apache_avro::types::Value;
+use apache_avro::{Codec, Writer};
+
+use crate::arn;
+use crate::error::{invalid, Error, ImportFailure, Result, RowError};
+use crate::record::{parse_string, to_avro_field};
+use crate::schema::{DatasetType, Field, FieldType, Schema};
+use crate::store::fsutil;
+use crate::store::{next_seq, validate_name, Dataset, ImportJobInfo, ImportMode, Segment};
+
+/// The fewest interaction records an import job may carry (spec 4.4).
+pub const MIN_INTERACTIONS_PER_JOB: u64 = 1000;
+/// Row errors kept in the failure report.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Receives progress of long work (bytes read, rows trained, ...). Implementations draw progress
+/// bars or forward to Python; the default methods do nothing.
+pub trait Progress: Sync {
+    /// The work starts; `total` units are expected (0 when unknown).
+    fn start(&self, _what: &str, _total: u64) {}
+    /// `n` more units are done.
+    fn advance(&self, _n: u64) {}
+    /// The work is over.
+    fn finish(&self) {}
+}
+
+/// A [`Progress`] that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The job name (1-63 characters, unique per dataset).
+    pub job_name: String,
+    /// A CSV file, an Avro container file (`.avro`), or a folder of CSV files; a path or a
+    /// `file://` URL.
+    pub data_location: String,
+    /// FULL (default) or INCREMENTAL.
+    pub mode: ImportMode,
+}
+
+/// Collects row errors: the first [`MAX_REPORTED_ERRORS`] in full, and a count.
+#[derive(Debug, Default)]
+pub(crate) struct Errors {
+    pub list: Vec<RowError>,
+    pub count: u64,
+}
+
+impl Errors {
+    pub(crate) fn push(&mut self, file: &str, line: u64, column: Option<&str>, message: String) {
+        self.count += 1;
+        if self.list.len() < MAX_REPORTED_ERRORS {
+            self.list.push(RowError {
+                file: file.to_owned(),
+                line,
+                column: column.map(str::to_owned),
+                message,
+            });
+        }
+    }
+}
+
+/// Writes records of a schema into a new Avro segment file, reusing one record value.
+pub(crate) struct SegmentWriter<'a> {
+    writer: Writer<'a, BufWriter<File>>,
+    record: Value,
+    fields: &'a [Field],
+    pub rows: u64,
+}
+
+impl<'a> SegmentWriter<'a> {
+    pub(crate) fn create(schema: &'a Schema, path: &Path) -> Result<SegmentWriter<'a>> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        // Snappy: cheap to encode, and each block carries a CRC32 of its contents.
+        let writer = Writer::with_codec(
+            schema.avro(),
+            BufWriter::with_capacity(1 << 20, file),
+            Codec::Snappy,
+        );
+        let record = Value::Record(
+            schema
+                .fields()
+                .iter()
+                .map(|f| (f.name.clone(), Value::Null))
+                .collect(),
+        );
+        Ok(SegmentWriter {
+            writer,
+            record,
+            fields: schema.fields(),
+            rows: 0,
+        })
+    }
+
+    /// Appends one row of plain values in schema order (moved out of `row`).
+    pub(crate) fn append(&mut self, row: &mut [Value]) -> Result<()> {
+        let Value::Record(slots) = &mut self.record else {
+            unreachable!("the segment record is a record")
+        };
+        for ((slot, field), value) in slots.iter_mut().zip(self.fields).zip(row.iter_mut()) {
+            slot.1 = to_avro_field(field, std::mem::replace(value, Value::Null));
+        }
+        self.writer.append_value_ref(&self.record)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the file.
+    pub(crate) fn finish(self) -> Result<()> {
+        let buf = self.writer.into_inner()?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| Error::io("segment", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("segment", e))
+    }
+}
+
+impl Dataset {
+    /// Runs a dataset import job to completion (CreateDatasetImportJob, synchronously). Returns
+    /// the job, ACTIVE. On bad data it returns [`Error::Import`] and leaves the dataset
+    /// unchanged; the job is then recorded as CREATE FAILED with its failure reason.
+    pub fn import(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<ImportJobInfo> {
+        validate_name("job name", &req.job_name)?;
+        if self.import_job(&req.job_name).is_ok() {
+            return Err(Error::AlreadyExists {
+                kind: "dataset import job",
+                name: req.job_name.clone(),
+            });
+        }
+        let now = fsutil::now_secs();
+        let mut job = ImportJobInfo {
+            job_name: req.job_name.clone(),
+            dataset_import_job_arn: arn::dataset_import_job(&req.job_name),
+            dataset_arn: self.info().dataset_arn.clone(),
+            data_location: req.data_location.clone(),
+            import_mode: req.mode,
+            status: "CREATE IN_PROGRESS".into(),
+            failure_reason: None,
+            rows_imported: 0,
+            bad_rows: 0,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.write_job(&job)?;
+        let result = self.run_import(req, progress);
+        job.last_updated_date_time = fsutil::now_secs();
+        match result {
+            Ok(rows) => {
+                job.status = "ACTIVE".into();
+                job.rows_imported = rows;
+                self.write_job(&job)?;
+                Ok(job)
+            }
+            Err(err) => {
+                job.status = "CREATE FAILED".into();
+                job.failure_reason = Some(err.to_string());
+                if let Error::Import(failure) = &err {
+                    job.bad_rows = failure.bad_rows;
+                    let report: String = failure
+                        .row_errors
+                        .iter()
+                        .map(|e| format!("{e}\n"))
+                        .collect();
+                    let path = self.jobs_dir().join(format!("{}.errors.txt", job.job_name));
+                    fsutil::write_atomic(&path, report.as_bytes())?;
+                }
+                self.write_job(&job)?;
+                Err(err)
+            }
+        }
+    }
+
+    fn run_import(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<u64> {
+        let _lock = self.lock()?;
+        let existing = self.segments()?;
+        if req.mode == ImportMode::Incremental && existing.is_empty() {
+            return Err(invalid!(
+                "INCREMENTAL import into {} needs bulk records already imported; the first \
+                 import must be FULL",
+                self.info().dataset_arn
+            ));
+        }
+        let files = resolve_location(&req.data_location)?;
+        let seq = next_seq();
+        let file_name = format!("seg-{seq:020}.avro");
+        let final_path = self.bulk_dir().join(&file_name);
+        let tmp = fsutil::temp_path(&final_path);
+        let outcome = (|| {
+            let mut out = SegmentWriter::create(self.schema(), &tmp)?;
+            let mut errors = Errors::default();
+            let total: u64 = files
+                .iter()
+                .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+                .sum();
+            progress.start("import", total);
+            let mut header: Option<Vec<String>> = None;
+            for path in &files {
+                if is_avro(path) {
+                    import_avro(self.schema(), path, &mut out, &mut errors, progress)?;
+                } else {
+                    csv_source::import_csv(
+                        self.schema(),
+                        path,
+                        &mut header,
+                        &mut out,
+                        &mut errors,
+                        progress,
+                    )?;
+                }
+            }
+            progress.finish();
+            if errors.count > 0 {
+                let first = &errors.list[0];
+                return Err(Error::Import(ImportFailure {
+                    reason: first.to_string(),
+                    row_errors: std::mem::take(&mut errors.list),
+                    bad_rows: errors.count,
+                }));
+            }
+            let rows = out.rows;
+            if self.dataset_type() == DatasetType::Interactions && rows < MIN_INTERACTIONS_PER_JOB
+            {
+                return Err(Error::Import(ImportFailure {
+                    reason: format!(
+                        "an import job into an Interactions dataset needs at least \
+                         {MIN_INTERACTIONS_PER_JOB} records; {} has {rows}",
+                        req.data_location
+                    ),
+                    row_errors: Vec::new(),
+                    bad_rows: 0,
+                }));
+            }
+            out.finish()?;
+            Ok(rows)
+        })();
+        let rows = match outcome {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        fsutil::rename_durable(&tmp, &final_path)?;
+        let new = Segment {
+            file: file_name,
+            rows,
+            seq,
+        };
+        let segments = match req.mode {
+            ImportMode::Full => vec![new],
+            ImportMode::Incremental => {
+                let mut s = existing;
+                s.push(new);
+                s
+            }
+        };
+        self.commit_segments(segments)?;
+        Ok(rows)
+    }
+
+    /// Takes the dataset's write lock (an OS file lock, so other processes wait too).
+    pub(crate) fn lock(&self) -> Result<File> {
+        let path = self.dir().join(".lock");
+        let f = fsutil::open_append(&path)?;
+        f.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(f)
+    }
+}
+
+fn is_avro(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avro"))
+}
+
+/// A data location: a file, or a folder whose first-level `*.csv` files are read in
+/// lexicographic order (spec 4.2, D-18).
+fn resolve_location(location: &str) -> Result<Vec<PathBuf>> {
+    let path_str = if let Some(rest) = location.strip_prefix("file://") {
+        rest
+    } else if location.contains("://") {
+        return Err(invalid!(
+            "Invalid Data location. {location:?}: use a local path or a file:// URL"
+        ));
+    } else {
+        location
+    };
+    let path = PathBuf::from(path_str);
+    let meta = fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => invalid!("Invalid Data location. {location} does not exist"),
+        _ => Error::io(&path, e),
+    })?;
+    if meta.is_dir() {
+        let mut files: Vec<PathBuf> = fs::read_dir(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(invalid!(
+                "Invalid Data location. the folder {location} has no .csv files"
+            ));
+        }
+        Ok(files)
+    } else {
+        Ok(vec![path])
+    }
+}
+
+/// Checks a typed value (from an Avro source file or a Put* record) against a field, applying
+/// the same limits as CSV cells.
+pub(crate) fn check_value(field: &Field, value: Value) -> std::result::Result<Value, String> {
+    let value = crate::record::from_avro_field(value);
+    let type_error = |v: &Value| format!("expected {}, found {v:?}", field.ty);
+    match (field.ty, value) {
+        (_, Value::Null) if field.nullable => Ok(Value::Null),
+        (_, Value::Null) => Err("null in a field that does not allow null".into()),
+        (FieldType::String, Value::String(s)) => {
+            if s.is_empty() && field.nullable {
+                return Ok(Value::Null);
+            }
+            if s.is_empty() {
+                return Err("empty value in a field that does not allow null".into());
+            }
+            parse_string(field, &s).map(Value::String)
+        }
+        (FieldType::Int, Value::Int(i)) => Ok(Value::Int(i)),
+        (FieldType::Long, Value::Long(i)) => Ok(Value::Long(i)),
+        (FieldType::Long, Value::Int(i)) => Ok(Value::Long(i64::from(i))),
+        (FieldType::Float, Value::Float(f)) if f.is_finite() => Ok(Value::Float(f)),
+        (FieldType::Double, Value::Double(f)) if f.is_finite() => Ok(Value::Double(f)),
+        (FieldType::Double, Value::Float(f)) if f.is_finite() => Ok(Value::Double(f64::from(f))),
+        (FieldType::Boolean, Value::Boolean(b)) => Ok(Value::Boolean(b)),
+        (_, v) => Err(type_error(&v)),
+    }
+}
+
+fn import_avro(
+    schema: &Schema,
+    path: &Path,
+    out: &mut SegmentWriter<'_>,
+    errors: &mut Errors,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let file_label = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = apache_avro::Reader::new(std::io::BufReader::new(file)).map_err(|e| {
+        invalid!("{file_label} is not an Avro object container file: {e}")
+    })?;
+    // Map the file's fields to the dataset's by name.
+    let file_fields: Vec<String> = match reader.writer_schema() {
+        apache_avro::Schema::Record(r) => r.fields.iter().map(|f| f.name.clone()).collect(),
+        _ => return Err(invalid!("{file_label}: the Avro file's schema is not a record")),
+    };
+    let missing: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| !file_fields.contains(&f.name))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid!(
+            "{file_label}: Input file is missing the following columns:[{}]",
+            missing.join(", ")
+        ));
+    }
+    if let Some(extra) = file_fields.iter().find(|n| schema.field(n).is_none()) {
+        return Err(invalid!(
+            "{file_label}: field {extra} is not in the dataset's schema"
+        ));
+    }
+    let positions: Vec<usize> = schema
+        .fields()
+        .iter()
+        .map(|f| file_fields.iter().position(|n| *n == f.name).expect("checked above"))
+        .collect();
+    let mut row: Vec<Value> = Vec::with_capacity(positions.len());
+    for (i, rec) in reader.enumerate() {
+        let record_no = i as u64 + 1;
+        let rec = rec.map_err(|e| invalid!("{file_label} record {record_no}: {e}"))?;
+        let Value::Record(mut values) = rec else {
+            return Err(invalid!("{file_label} record {record_no}: not a record"));
+        };
+        row.clear();
+        let mut ok = true;
+        for (field, &pos) in schema.fields().iter().zip(&positions) {
+            let v = std::mem::replace(&mut values[pos].1, Value::Null);
+            match check_value(field, v) {
+                Ok(v) => row.push(v),
+                Err(msg) => {
+                    errors.push(&file_label, record_no, Some(&field.name), msg);
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && errors.count == 0 {
+            out.append(&mut row)?;
+        }
+    }
+    progress.advance(size);
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Attune's engine as a library.
+//!
+//! # Layout
+//!
+//! - [`schema`]: Personalize dataset schemas (Avro JSON) and every validation rule.
+//! - [`record`]: values of one field: the CSV cell encoding and the value-level limits.
+//! - [`store`]: the embedded store: a data directory with dataset groups, schemas, datasets,
+//!   BULK segments and the PUT log, all written atomically.
+//! - [`import`] (feature `import`): dataset import jobs from CSV and Avro files.
+//! - [`arn`]: Personalize-style ARNs for local resources.
+//! - [`error`]: the one [`Error`] type.
+#![deny(missing_docs)]
+
+pub mod arn;
+pub mod error;
+#[cfg(feature = "import")]
+pub mod import;
+pub mod record;
+pub mod schema;
+pub mod store;
+
+pub use error::{Error, ImportFailure, Result, RowError};
+pub use schema::{DatasetType, Domain, Schema};
+pub use store::{Dataset, ImportMode, Store};
