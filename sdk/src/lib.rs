@@ -7,14 +7,21 @@
 //! - [`store`]: the embedded store: a data directory with dataset groups, schemas, datasets,
 //!   BULK segments and the PUT log, all written atomically.
 //! - [`import`] (feature `import`): dataset import jobs from CSV and Avro files.
+//! - [`events`]: individual records: event trackers, PutEvents, PutItems, PutUsers.
+//! - [`generate`] (feature `import`): the deterministic synthetic data generator.
+//! - [`insights`]: dataset statistics and data-quality findings.
 //! - [`arn`]: Personalize-style ARNs for local resources.
 //! - [`error`]: the one [`Error`] type.
 #![deny(missing_docs)]
 
 pub mod arn;
 pub mod error;
+pub mod events;
+#[cfg(feature = "import")]
+pub mod generate;
 #[cfg(feature = "import")]
 pub mod import;
+pub mod insights;
 pub mod record;
 pub mod schema;
 pub mod store;

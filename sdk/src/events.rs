@@ -1,0 +1,1 @@
+//! Individual records: event trackers, PutEvents, PutItems and PutUsers (being written).

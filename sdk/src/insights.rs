@@ -1,0 +1,1 @@
+//! Data insights: counts, time range, sparsity and data-quality findings (being written).
