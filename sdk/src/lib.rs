@@ -10,6 +10,8 @@
 //! - [`events`]: individual records: event trackers, PutEvents, PutItems, PutUsers.
 //! - [`generate`] (feature `import`): the deterministic synthetic data generator.
 //! - [`insights`]: dataset statistics and data-quality findings.
+//! - [`train`] (feature `train`): the interaction matrix, recipes and offline evaluation.
+//! - [`model`]: trained models: the versioned artifact and inference (rank, similar, top-N).
 //! - [`arn`]: Personalize-style ARNs for local resources.
 //! - [`error`]: the one [`Error`] type.
 #![deny(missing_docs)]
@@ -22,9 +24,12 @@ pub mod generate;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod insights;
+pub mod model;
 pub mod record;
 pub mod schema;
 pub mod store;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::{Error, ImportFailure, Result, RowError};
 pub use schema::{DatasetType, Domain, Schema};

@@ -18,7 +18,7 @@ use apache_avro::{Codec, Writer};
 
 use crate::arn;
 use crate::error::{invalid, Error, ImportFailure, Result, RowError};
-use crate::record::{parse_string, to_avro_field};
+use crate::record::{check_long, normalize_string, to_avro_field};
 use crate::schema::{DatasetType, Field, FieldType, Schema};
 use crate::store::fsutil;
 use crate::store::{next_seq, validate_name, Dataset, ImportJobInfo, ImportMode, Segment};
@@ -37,6 +37,8 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// The work is over.
     fn finish(&self) {}
+    /// A status line (what is happening now, a metric).
+    fn message(&self, _msg: &str) {}
 }
 
 /// A [`Progress`] that reports nothing.
@@ -236,8 +238,7 @@ impl Dataset {
                 }));
             }
             let rows = out.rows;
-            if self.dataset_type() == DatasetType::Interactions && rows < MIN_INTERACTIONS_PER_JOB
-            {
+            if self.dataset_type() == DatasetType::Interactions && rows < MIN_INTERACTIONS_PER_JOB {
                 return Err(Error::Import(ImportFailure {
                     reason: format!(
                         "an import job into an Interactions dataset needs at least \
@@ -286,7 +287,8 @@ impl Dataset {
 }
 
 fn is_avro(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avro"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("avro"))
 }
 
 /// A data location: a file, or a folder whose first-level `*.csv` files are read in
@@ -303,7 +305,9 @@ fn resolve_location(location: &str) -> Result<Vec<PathBuf>> {
     };
     let path = PathBuf::from(path_str);
     let meta = fs::metadata(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => invalid!("Invalid Data location. {location} does not exist"),
+        std::io::ErrorKind::NotFound => {
+            invalid!("Invalid Data location. {location} does not exist")
+        }
         _ => Error::io(&path, e),
     })?;
     if meta.is_dir() {
@@ -311,9 +315,7 @@ fn resolve_location(location: &str) -> Result<Vec<PathBuf>> {
             .map_err(|e| Error::io(&path, e))?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| {
-                p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-            })
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
             .collect();
         files.sort();
         if files.is_empty() {
@@ -336,17 +338,24 @@ pub(crate) fn check_value(field: &Field, value: Value) -> std::result::Result<Va
         (_, Value::Null) if field.nullable => Ok(Value::Null),
         (_, Value::Null) => Err("null in a field that does not allow null".into()),
         (FieldType::String, Value::String(s)) => {
-            if s.is_empty() && field.nullable {
-                return Ok(Value::Null);
-            }
             if s.is_empty() {
-                return Err("empty value in a field that does not allow null".into());
+                return if field.nullable {
+                    Ok(Value::Null)
+                } else {
+                    Err("empty value in a field that does not allow null".into())
+                };
             }
-            parse_string(field, &s).map(Value::String)
+            match normalize_string(field, &s)? {
+                Some(s) => Ok(Value::String(s)),
+                None if field.nullable => Ok(Value::Null),
+                None => Err("empty value in a field that does not allow null".into()),
+            }
         }
         (FieldType::Int, Value::Int(i)) => Ok(Value::Int(i)),
-        (FieldType::Long, Value::Long(i)) => Ok(Value::Long(i)),
-        (FieldType::Long, Value::Int(i)) => Ok(Value::Long(i64::from(i))),
+        (FieldType::Long, Value::Long(i)) => check_long(field, i).map(|()| Value::Long(i)),
+        (FieldType::Long, Value::Int(i)) => {
+            check_long(field, i64::from(i)).map(|()| Value::Long(i64::from(i)))
+        }
         (FieldType::Float, Value::Float(f)) if f.is_finite() => Ok(Value::Float(f)),
         (FieldType::Double, Value::Double(f)) if f.is_finite() => Ok(Value::Double(f)),
         (FieldType::Double, Value::Float(f)) if f.is_finite() => Ok(Value::Double(f64::from(f))),
@@ -365,13 +374,16 @@ fn import_avro(
     let file_label = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = apache_avro::Reader::new(std::io::BufReader::new(file)).map_err(|e| {
-        invalid!("{file_label} is not an Avro object container file: {e}")
-    })?;
+    let reader = apache_avro::Reader::new(std::io::BufReader::new(file))
+        .map_err(|e| invalid!("{file_label} is not an Avro object container file: {e}"))?;
     // Map the file's fields to the dataset's by name.
     let file_fields: Vec<String> = match reader.writer_schema() {
         apache_avro::Schema::Record(r) => r.fields.iter().map(|f| f.name.clone()).collect(),
-        _ => return Err(invalid!("{file_label}: the Avro file's schema is not a record")),
+        _ => {
+            return Err(invalid!(
+                "{file_label}: the Avro file's schema is not a record"
+            ))
+        }
     };
     let missing: Vec<&str> = schema
         .fields()
@@ -393,7 +405,12 @@ fn import_avro(
     let positions: Vec<usize> = schema
         .fields()
         .iter()
-        .map(|f| file_fields.iter().position(|n| *n == f.name).expect("checked above"))
+        .map(|f| {
+            file_fields
+                .iter()
+                .position(|n| *n == f.name)
+                .expect("checked above")
+        })
         .collect();
     let mut row: Vec<Value> = Vec::with_capacity(positions.len());
     for (i, rec) in reader.enumerate() {

@@ -20,7 +20,8 @@ pub use rules::{field_class, FieldClass};
 pub const MAX_SCHEMA_CHARS: usize = 20_000;
 /// The longest USER_ID, ITEM_ID or ACTION_ID value.
 pub const MAX_ID_CHARS: usize = 256;
-/// The longest categorical (or IMPRESSION) value, separators included.
+/// The longest categorical (or IMPRESSION) value of a field, in characters: the whole value,
+/// `|` separators included (see [`crate::record::normalize_string`]).
 pub const MAX_CATEGORICAL_CHARS: usize = 1_000;
 /// Textual values are truncated to this many characters.
 pub const MAX_TEXTUAL_CHARS: usize = 20_000;
@@ -342,6 +343,7 @@ impl Schema {
 
         let avro = AvroSchema::parse_str(json)
             .map_err(|e| bad(format!("not a valid Avro schema: {e}")))?;
+        let avro = writer_schema(&doc).unwrap_or(avro);
         Ok(Schema {
             dataset_type,
             domain,
@@ -381,10 +383,35 @@ impl Schema {
         &self.json
     }
 
-    /// The Avro schema (the document parsed by `apache-avro`).
+    /// The Avro schema records of this dataset are written with: the document parsed by
+    /// `apache-avro`, except that a one-element union such as `["string"]` (allowed by the
+    /// guide's default domain schemas) is written as its only type. A value then needs a union
+    /// wrapper exactly when the field is nullable (see [`crate::record::to_avro_field`]).
     pub fn avro(&self) -> &AvroSchema {
         &self.avro
     }
+}
+
+/// The document with every one-element union `[T]` replaced by `T`; `None` when it has none
+/// (the parsed document is then the writer schema as it is).
+fn writer_schema(doc: &Json) -> Option<AvroSchema> {
+    let mut doc = doc.clone();
+    let mut changed = false;
+    for field in doc.get_mut("fields")?.as_array_mut()? {
+        if let Some(ty) = field.get_mut("type") {
+            if let Json::Array(branches) = ty {
+                if let [only] = branches.as_slice() {
+                    *ty = only.clone();
+                    changed = true;
+                }
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    // The document already parsed with the union, so it parses without it.
+    AvroSchema::parse(&doc).ok()
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -399,11 +426,7 @@ fn parse_field(position: usize, raw: &Json) -> Result<Field> {
     })?;
     let name = match obj.get("name") {
         Some(Json::String(n)) => n.clone(),
-        _ => {
-            return Err(bad(format!(
-                "fields[{position}] has no string \"name\""
-            )))
-        }
+        _ => return Err(bad(format!("fields[{position}] has no string \"name\""))),
     };
     let valid_name = name
         .chars()
@@ -448,7 +471,10 @@ fn parse_type(name: &str, ty: &Json) -> Result<(FieldType, bool, bool)> {
         match t {
             Json::String(s) if s == "null" => Ok(None),
             Json::String(s) => FieldType::parse(s).map(Some).ok_or_else(|| {
-                if matches!(s.as_str(), "record" | "enum" | "array" | "map" | "fixed" | "bytes") {
+                if matches!(
+                    s.as_str(),
+                    "record" | "enum" | "array" | "map" | "fixed" | "bytes"
+                ) {
                     bad(format!(
                         "field {name}: type {s:?} is not supported; schemas are flat and allow \
                          only float, double, int, long, string, boolean and null"
@@ -462,10 +488,22 @@ fn parse_type(name: &str, ty: &Json) -> Result<(FieldType, bool, bool)> {
             }),
             Json::Object(o) => {
                 let inner = o.get("type").and_then(Json::as_str).unwrap_or("?");
-                Err(bad(format!(
-                    "field {name}: complex type {inner:?} is not supported; schemas must be flat \
-                     (no records, enums, arrays, maps or fixed)"
-                )))
+                if let Some(logical) = o.get("logicalType") {
+                    Err(bad(format!(
+                        "field {name}: logical type {logical} is not supported; use a plain \
+                         {inner:?} (timestamps are long Unix seconds)"
+                    )))
+                } else if inner == "null" || FieldType::parse(inner).is_some() {
+                    Err(bad(format!(
+                        "field {name}: write the type as the plain name {inner:?}, not as an \
+                         object"
+                    )))
+                } else {
+                    Err(bad(format!(
+                        "field {name}: complex type {inner:?} is not supported; schemas must be \
+                         flat (no records, enums, arrays, maps or fixed)"
+                    )))
+                }
             }
             Json::Array(_) => Err(bad(format!("field {name}: nested unions are not allowed"))),
             other => Err(bad(format!("field {name}: invalid type {other}"))),
@@ -479,9 +517,9 @@ fn parse_type(name: &str, ty: &Json) -> Result<(FieldType, bool, bool)> {
                 [Some(t)] => Ok((*t, false, false)),
                 [None, Some(t)] => Ok((*t, true, true)),
                 [Some(t), None] => Ok((*t, true, false)),
-                [None] | [None, None] => Err(bad(format!(
-                    "field {name}: a field cannot be only null"
-                ))),
+                [None] | [None, None] => {
+                    Err(bad(format!("field {name}: a field cannot be only null")))
+                }
                 [] => Err(bad(format!("field {name}: the union is empty"))),
                 _ => Err(bad(format!(
                     "field {name}: a union must be one type, or one type and \"null\"; found {ty}"
@@ -493,6 +531,40 @@ fn parse_type(name: &str, ty: &Json) -> Result<(FieldType, bool, bool)> {
             None => Err(bad(format!("field {name}: a field cannot be only null"))),
         },
     }
+}
+
+/// The guide's example schemas (`spec/data.md` 2.1, 2.4, 2.5, 3.3), for tests here and in the
+/// import module.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    /// The minimal Interactions schema of 2.1.
+    pub const INTERACTIONS_MINIMAL: &str = include_str!("fixtures/interactions_minimal.avsc");
+    /// Custom Interactions with EVENT_TYPE, EVENT_VALUE, LOCATION, DEVICE and IMPRESSION.
+    pub const INTERACTIONS_CUSTOM: &str = include_str!("fixtures/interactions_custom.avsc");
+    /// The Interactions schema of the 3.3 data example (EVENT_VALUE float, not null).
+    pub const INTERACTIONS_EVENT_VALUE: &str =
+        include_str!("fixtures/interactions_event_value.avsc");
+    /// Custom Users: AGE (int), GENDER (categorical).
+    pub const USERS_CUSTOM: &str = include_str!("fixtures/users_custom.avsc");
+    /// Custom Items: GENRES (categorical), CREATION_TIMESTAMP, DESCRIPTION (textual).
+    pub const ITEMS_CUSTOM: &str = include_str!("fixtures/items_custom.avsc");
+    /// Custom Actions: VALUE, MEMBERSHIP_LEVEL, CREATION_TIMESTAMP, REPEAT_FREQUENCY.
+    pub const ACTIONS_CUSTOM: &str = include_str!("fixtures/actions_custom.avsc");
+    /// Custom Action_Interactions with the required fields.
+    pub const ACTION_INTERACTIONS_CUSTOM: &str =
+        include_str!("fixtures/action_interactions_custom.avsc");
+    /// VIDEO_ON_DEMAND default Interactions.
+    pub const VOD_INTERACTIONS: &str = include_str!("fixtures/vod_interactions.avsc");
+    /// VIDEO_ON_DEMAND default Users.
+    pub const VOD_USERS: &str = include_str!("fixtures/vod_users.avsc");
+    /// VIDEO_ON_DEMAND default Items (GENRES is the one-element union `["string"]`).
+    pub const VOD_ITEMS: &str = include_str!("fixtures/vod_items.avsc");
+    /// ECOMMERCE default Interactions (no "version").
+    pub const ECOMMERCE_INTERACTIONS: &str = include_str!("fixtures/ecommerce_interactions.avsc");
+    /// ECOMMERCE default Users.
+    pub const ECOMMERCE_USERS: &str = include_str!("fixtures/ecommerce_users.avsc");
+    /// ECOMMERCE default Items (CATEGORY_L1 is `["string"]`).
+    pub const ECOMMERCE_ITEMS: &str = include_str!("fixtures/ecommerce_items.avsc");
 }
 
 #[cfg(test)]

@@ -63,70 +63,80 @@ fn tables(dt: DatasetType, domain: Option<Domain>) -> (&'static [Spec], &'static
     match (domain, dt) {
         (None, D::Interactions) => (
             const { &[USER_ID, ITEM_ID, TIMESTAMP] },
-            const { &[
-                EVENT_TYPE,
-                EVENT_VALUE,
-                IMPRESSION,
-                RECOMMENDATION_ID,
-                EVENT_ATTRIBUTION_SOURCE,
-            ] },
+            const {
+                &[
+                    EVENT_TYPE,
+                    EVENT_VALUE,
+                    IMPRESSION,
+                    RECOMMENDATION_ID,
+                    EVENT_ATTRIBUTION_SOURCE,
+                ]
+            },
         ),
         (Some(_), D::Interactions) => (
             const { &[USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE] },
-            const { &[
-                EVENT_VALUE,
-                IMPRESSION,
-                RECOMMENDATION_ID,
-                EVENT_ATTRIBUTION_SOURCE,
-            ] },
+            const {
+                &[
+                    EVENT_VALUE,
+                    IMPRESSION,
+                    RECOMMENDATION_ID,
+                    EVENT_ATTRIBUTION_SOURCE,
+                ]
+            },
         ),
-        (None, D::Users) | (Some(Domain::Ecommerce), D::Users) => (const { &[USER_ID] }, const { &[] }),
+        (None, D::Users) | (Some(Domain::Ecommerce), D::Users) => {
+            (const { &[USER_ID] }, const { &[] })
+        }
         (Some(Domain::VideoOnDemand), D::Users) => (
             const { &[USER_ID] },
             const { &[s("SUBSCRIPTION_MODEL", Str, true, Cat)] },
         ),
         (None, D::Items) => (const { &[ITEM_ID] }, const { &[CREATION_TIMESTAMP] }),
         (Some(Domain::VideoOnDemand), D::Items) => (
-            const { &[
-                ITEM_ID,
-                s("GENRES", Str, false, Cat),
-                CREATION_TIMESTAMP,
-            ] },
-            const { &[
-                s("PRICE", Float, true, Plain),
-                s("DURATION", Float, true, Plain),
-                s("GENRE_L2", Str, true, Cat),
-                s("GENRE_L3", Str, true, Cat),
-                s("AVERAGE_RATING", Float, true, Plain),
-                s("PRODUCT_DESCRIPTION", Str, true, Txt),
-                s("CONTENT_OWNER", Str, true, Cat),
-                s("CONTENT_CLASSIFICATION", Str, true, Cat),
-            ] },
+            const { &[ITEM_ID, s("GENRES", Str, false, Cat), CREATION_TIMESTAMP] },
+            const {
+                &[
+                    s("PRICE", Float, true, Plain),
+                    s("DURATION", Float, true, Plain),
+                    s("GENRE_L2", Str, true, Cat),
+                    s("GENRE_L3", Str, true, Cat),
+                    s("AVERAGE_RATING", Float, true, Plain),
+                    s("PRODUCT_DESCRIPTION", Str, true, Txt),
+                    s("CONTENT_OWNER", Str, true, Cat),
+                    s("CONTENT_CLASSIFICATION", Str, true, Cat),
+                ]
+            },
         ),
         (Some(Domain::Ecommerce), D::Items) => (
-            const { &[
-                ITEM_ID,
-                s("PRICE", Float, false, Plain),
-                s("CATEGORY_L1", Str, false, Cat),
-            ] },
-            const { &[
-                s("CATEGORY_L2", Str, true, Cat),
-                s("CATEGORY_L3", Str, true, Cat),
-                s("PRODUCT_DESCRIPTION", Str, true, Txt),
-                CREATION_TIMESTAMP,
-                s("AGE_GROUP", Str, true, Cat),
-                s("ADULT", Str, true, Cat),
-                s("GENDER", Str, true, Cat),
-            ] },
+            const {
+                &[
+                    ITEM_ID,
+                    s("PRICE", Float, false, Plain),
+                    s("CATEGORY_L1", Str, false, Cat),
+                ]
+            },
+            const {
+                &[
+                    s("CATEGORY_L2", Str, true, Cat),
+                    s("CATEGORY_L3", Str, true, Cat),
+                    s("PRODUCT_DESCRIPTION", Str, true, Txt),
+                    CREATION_TIMESTAMP,
+                    s("AGE_GROUP", Str, true, Cat),
+                    s("ADULT", Str, true, Cat),
+                    s("GENDER", Str, true, Cat),
+                ]
+            },
         ),
         (_, D::Actions) => (
             const { &[ACTION_ID] },
-            const { &[
-                CREATION_TIMESTAMP,
-                s("VALUE", Long, true, Plain),
-                s("ACTION_EXPIRATION_TIMESTAMP", Long, true, Plain),
-                s("REPEAT_FREQUENCY", Long, true, Plain),
-            ] },
+            const {
+                &[
+                    CREATION_TIMESTAMP,
+                    s("VALUE", Long, true, Plain),
+                    s("ACTION_EXPIRATION_TIMESTAMP", Long, true, Plain),
+                    s("REPEAT_FREQUENCY", Long, true, Plain),
+                ]
+            },
         ),
         (_, D::ActionInteractions) => (
             const { &[USER_ID, ACTION_ID, EVENT_TYPE, TIMESTAMP] },
@@ -168,6 +178,15 @@ pub(super) fn check_unique_names(fields: &[Field]) -> Result<()> {
     Ok(())
 }
 
+/// "a Users schema", "an Items schema".
+fn article(dt: DatasetType) -> &'static str {
+    if dt == DatasetType::Users {
+        "a"
+    } else {
+        "an"
+    }
+}
+
 fn type_label(ty: FieldType, nullable: bool) -> String {
     if nullable {
         format!("{ty} or null")
@@ -176,12 +195,36 @@ fn type_label(ty: FieldType, nullable: bool) -> String {
     }
 }
 
+/// The reserved keywords with a meaning of their own (event data, timestamps, action
+/// settings). Unlike the domains' reserved descriptive fields (SUBSCRIPTION_MODEL, GENRE_L2,
+/// PRICE, ...), they are "non-metadata fields" and never satisfy the "at least one metadata
+/// field" rule.
+const KEYWORDS: [&str; 9] = [
+    "EVENT_TYPE",
+    "EVENT_VALUE",
+    "IMPRESSION",
+    "RECOMMENDATION_ID",
+    "EVENT_ATTRIBUTION_SOURCE",
+    "CREATION_TIMESTAMP",
+    "VALUE",
+    "ACTION_EXPIRATION_TIMESTAMP",
+    "REPEAT_FREQUENCY",
+];
+
 fn check_spec(f: &Field, spec: &Spec, what: &str) -> Result<()> {
-    if f.ty != spec.ty || (f.nullable && !spec.nullable) {
+    if f.ty != spec.ty {
         return Err(bad(format!(
             "{what} field {} must be of type {}, found {}",
             f.name,
             type_label(spec.ty, spec.nullable),
+            type_label(f.ty, f.nullable)
+        )));
+    }
+    if f.nullable && !spec.nullable {
+        return Err(bad(format!(
+            "{what} field {} must be of type {} and cannot be null, found {}",
+            f.name,
+            spec.ty,
             type_label(f.ty, f.nullable)
         )));
     }
@@ -194,14 +237,19 @@ fn check_spec(f: &Field, spec: &Spec, what: &str) -> Result<()> {
             "{what} field {} must have \"textual\": true",
             f.name
         ))),
+        Attr::Categorical if f.textual => Err(bad(format!(
+            "{what} field {} is categorical and cannot be textual",
+            f.name
+        ))),
+        Attr::Textual if f.categorical => Err(bad(format!(
+            "{what} field {} is textual and cannot be categorical",
+            f.name
+        ))),
         Attr::Plain if f.categorical => Err(bad(format!(
             "{what} field {} cannot be categorical",
             f.name
         ))),
-        Attr::Plain if f.textual => Err(bad(format!(
-            "{what} field {} cannot be textual",
-            f.name
-        ))),
+        Attr::Plain if f.textual => Err(bad(format!("{what} field {} cannot be textual", f.name))),
         _ => Ok(()),
     }
 }
@@ -211,7 +259,8 @@ pub(super) fn check(dt: DatasetType, domain: Option<Domain>, fields: &[Field]) -
     let domain_label = domain.map_or_else(|| "custom".to_owned(), |d| d.to_string());
     if domain.is_some() && matches!(dt, DatasetType::Actions | DatasetType::ActionInteractions) {
         return Err(bad(format!(
-            "{dt} datasets are not allowed in a domain dataset group ({domain_label})"
+            "{dt} datasets are not allowed in a domain dataset group ({domain_label}); they \
+             exist only in custom dataset groups"
         )));
     }
     let (required, reserved) = tables(dt, domain);
@@ -222,7 +271,8 @@ pub(super) fn check(dt: DatasetType, domain: Option<Domain>, fields: &[Field]) -
                 return Err(bad(format!(
                     "required field {} ({}) is missing from the {dt} schema ({domain_label} \
                      dataset group)",
-                    spec.name, spec.ty
+                    spec.name,
+                    type_label(spec.ty, spec.nullable)
                 )))
             }
             Some(f) => check_spec(f, spec, "required")?,
@@ -271,34 +321,35 @@ pub(super) fn check(dt: DatasetType, domain: Option<Domain>, fields: &[Field]) -
     // 6. metadata counts
     let metadata: Vec<&Field> = fields
         .iter()
-        .filter(|f| f.class == super::FieldClass::Metadata)
+        .filter(|f| f.class == FieldClass::Metadata)
         .collect();
-    let qualifies = |f: &Field| f.ty.is_numeric() || f.categorical || f.textual;
-    let limit = match dt {
-        DatasetType::Users => Some(25),
-        DatasetType::Items => Some(100),
-        DatasetType::Actions => Some(10),
-        DatasetType::Interactions | DatasetType::ActionInteractions => None,
+    let (limit, what) = match dt {
+        DatasetType::Users => (25, "metadata fields"),
+        DatasetType::Items => (100, "metadata fields"),
+        DatasetType::Actions => (10, "metadata fields"),
+        DatasetType::Interactions | DatasetType::ActionInteractions => {
+            (5, "metadata fields besides the required and reserved ones")
+        }
     };
-    if let Some(limit) = limit {
-        // Domain schemas whose required fields include metadata (VOD GENRES, ECOMMERCE PRICE)
-        // already carry one.
-        let required_metadata = required.iter().any(|s| {
-            !matches!(
-                s.name,
-                "USER_ID" | "ITEM_ID" | "ACTION_ID" | "CREATION_TIMESTAMP"
-            )
-        });
-        let any_metadata = fields.iter().any(|f| {
-            (f.class == FieldClass::Metadata
-                || (f.class == FieldClass::Reserved && f.name != "CREATION_TIMESTAMP"))
-                && qualifies(f)
-        });
-        if !required_metadata && !any_metadata {
+    if let Some(id) = dt.id_field() {
+        // D-8: numeric, categorical or (Items) textual. A domain's descriptive fields (VOD
+        // GENRES and SUBSCRIPTION_MODEL, ECOMMERCE PRICE and CATEGORY_L1, ...) count; the
+        // identifier and the reserved keywords proper do not.
+        let qualifies = |f: &Field| {
+            let counted = f.class == FieldClass::Metadata
+                || (f.name != id && !KEYWORDS.contains(&f.name.as_str()));
+            counted && (f.ty.is_numeric() || f.categorical || f.textual)
+        };
+        if !fields.iter().any(qualifies) {
             return Err(bad(format!(
-                "a {dt} schema needs at least one metadata field besides {} that is numeric \
-                 (int, long, float, double), a categorical string{}",
-                dt.id_field().unwrap_or("the id"),
+                "{} {dt} schema needs at least one metadata field besides {id}{} that is numeric \
+                 (int, long, float, double) or a categorical string{}; found none",
+                article(dt),
+                if dt == DatasetType::Users {
+                    ""
+                } else {
+                    " and the reserved keywords"
+                },
                 if dt == DatasetType::Items {
                     ", or a textual string"
                 } else {
@@ -306,22 +357,14 @@ pub(super) fn check(dt: DatasetType, domain: Option<Domain>, fields: &[Field]) -
                 }
             )));
         }
-        if metadata.len() > limit {
-            return Err(bad(format!(
-                "a {dt} schema can have at most {limit} metadata fields, found {}",
-                metadata.len()
-            )));
-        }
-    } else if dt == DatasetType::Interactions && metadata.len() > 5 {
+    }
+    if metadata.len() > limit {
         return Err(bad(format!(
-            "an Interactions schema can have at most 5 metadata fields besides the reserved \
-             ones, found {}: {}",
+            "{} {dt} schema can have at most {limit} {what}, found {} (the first beyond the \
+             limit is {})",
+            article(dt),
             metadata.len(),
-            metadata
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            metadata[limit].name
         )));
     }
     Ok(())

@@ -21,10 +21,7 @@ pub(crate) fn temp_path(target: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    target.with_file_name(format!(
-        "{TMP_PREFIX}{}-{n}-{name}",
-        std::process::id()
-    ))
+    target.with_file_name(format!("{TMP_PREFIX}{}-{n}-{name}", std::process::id()))
 }
 
 /// Writes `bytes` to `path` atomically and durably.

@@ -17,9 +17,11 @@
 //! so a crash leaves the previous state readable. A FULL import writes its segment, then swaps
 //! the manifest; segments no manifest names are garbage and are removed on the next write.
 
+pub mod effective;
 pub(crate) mod fsutil;
 pub mod log;
 mod meta;
+pub mod solutions;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,8 +36,7 @@ use crate::record::from_avro_field;
 use crate::schema::{DatasetType, Domain, Schema};
 
 pub use meta::{
-    DatasetGroupInfo, DatasetInfo, EventTrackerInfo, ImportJobInfo, ImportMode, SchemaInfo,
-    Segment,
+    DatasetGroupInfo, DatasetInfo, EventTrackerInfo, ImportJobInfo, ImportMode, SchemaInfo, Segment,
 };
 
 /// The store format this build reads and writes. Bump it on any incompatible layout change
@@ -56,7 +57,10 @@ pub enum Origin {
 /// Checks a resource name: 1-63 characters, `^[a-zA-Z0-9][a-zA-Z0-9\-_]*`.
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let ok = (1..=63).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -185,7 +189,8 @@ impl Store {
 
     /// DescribeSchema by name or ARN.
     pub fn schema(&self, name_or_arn: &str) -> Result<SchemaInfo> {
-        let name = arn::name_of("schema", name_or_arn).ok_or_else(|| not_found("schema", name_or_arn))?;
+        let name =
+            arn::name_of("schema", name_or_arn).ok_or_else(|| not_found("schema", name_or_arn))?;
         validate_name("schema name", name)?;
         fsutil::read_json(&self.schema_path(name))?.ok_or_else(|| not_found("schema", name))
     }
@@ -426,7 +431,12 @@ impl Dataset {
     /// new manifest no longer names.
     pub(crate) fn commit_segments(&self, segments: Vec<Segment>) -> Result<()> {
         let dir = self.bulk_dir();
-        fsutil::write_json(&dir.join("MANIFEST.json"), &meta::Manifest { segments: segments.clone() })?;
+        fsutil::write_json(
+            &dir.join("MANIFEST.json"),
+            &meta::Manifest {
+                segments: segments.clone(),
+            },
+        )?;
         for name in list_dir_names(&dir)? {
             let stale = name.starts_with("seg-") && !segments.iter().any(|s| s.file == name);
             if stale || name.starts_with(fsutil::TMP_PREFIX) {
@@ -511,14 +521,14 @@ pub(crate) fn record_values(
     }
 }
 
-fn not_found(kind: &'static str, name: &str) -> Error {
+pub(crate) fn not_found(kind: &'static str, name: &str) -> Error {
     Error::NotFound {
         kind,
         name: name.to_owned(),
     }
 }
 
-fn list_dir_names(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn list_dir_names(dir: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
