@@ -700,7 +700,7 @@ fn event_trackers() {
         .into_iter()
         .map(|t| t.tracking_id)
         .collect();
-    assert_eq!(in_g2, [t2.tracking_id.clone()]);
+    assert_eq!(in_g2, std::slice::from_ref(&t2.tracking_id));
 
     // Events follow the trackingId to its group; a deleted tracker takes no more events.
     f.put(vec![click("i1", 1.0)]).unwrap();

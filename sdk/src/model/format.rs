@@ -156,7 +156,7 @@ impl Artifact {
             reason: format!("section {} is missing", String::from_utf8_lossy(tag)),
         })?;
         let data = &self.bytes[range.clone()];
-        if data.len() % width != 0 {
+        if !data.len().is_multiple_of(width) {
             return Err(Error::Corrupt {
                 path: self.path.clone().into(),
                 reason: format!(
@@ -166,10 +166,6 @@ impl Artifact {
             });
         }
         Ok(data)
-    }
-
-    pub(crate) fn has(&self, tag: &[u8; 4]) -> bool {
-        self.sections.contains_key(tag)
     }
 
     pub(crate) fn bytes(&self, tag: &[u8; 4]) -> Result<Vec<u8>> {

@@ -414,7 +414,7 @@ impl Model {
                 let n = self.items.len();
                 out.extend(candidates.iter().map(|&i| {
                     hist.iter()
-                        .map(|&(j, w)| w.min(1.0).max(0.0) * b[j as usize * n + i as usize])
+                        .map(|&(j, w)| w.clamp(0.0, 1.0) * b[j as usize * n + i as usize])
                         .sum::<f32>()
                 }));
                 true

@@ -459,7 +459,11 @@ mod tests {
         let Some(ml) = movielens::load() else { return };
         let (histories, full) = ml.training();
         let pop = popularity::train(&full);
-        let keep = if cfg!(debug_assertions) { 400 } else { full.ncols };
+        let keep = if cfg!(debug_assertions) {
+            400
+        } else {
+            full.ncols
+        };
         // Items renumbered by popularity; the rest dropped.
         let mut new_id = vec![u32::MAX; full.ncols];
         for (rank, &i) in pop.order.iter().take(keep).enumerate() {

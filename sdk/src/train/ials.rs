@@ -62,13 +62,15 @@ pub struct IalsParams {
 }
 
 impl Default for IalsParams {
-    /// `d = 64`, `λ = 0.1`, `alpha = 10`, 15 iterations of 3 CG steps, seed 42, one thread per
-    /// available core.
+    /// `d = 64`, `λ = 1`, `alpha = 1`, 15 iterations of 3 CG steps, seed 42, one thread per
+    /// available core. `λ` and `alpha` are the best of a small grid on MovieLens
+    /// (ml-latest-small) under the Personalize protocol, 10 user folds: NDCG@10 0.081 ± 0.004;
+    /// `alpha = 10` gives 0.071, `alpha = 40` 0.057 (`implicit` gives the same figures).
     fn default() -> Self {
         IalsParams {
             factors: 64,
-            regularization: 0.1,
-            alpha: 10.0,
+            regularization: 1.0,
+            alpha: 1.0,
             iterations: 15,
             cg_steps: 3,
             seed: 42,
@@ -562,27 +564,51 @@ impl Kernel for FoldIn<'_> {
     #[inline(always)]
     fn run<M: Madd>(self) -> Vec<f32> {
         let d = self.d;
-        // a: the lower triangle of A (row-major d x d); b: the right-hand side; y: one item.
-        let mut buf = vec![0f64; d * d + 2 * d];
+        // a: A's upper triangle, row-major (row k from column floor8(k), so every update is whole
+        // 8-lane chunks; what lies left of the diagonal is scratch); b: the right-hand side;
+        // ys: up to four items in f64, updating A together (one load and store of A per four).
+        let mut buf = vec![0f64; d * d + 5 * d];
         let (a, rest) = buf.split_at_mut(d * d);
-        let (b, y) = rest.split_at_mut(d);
+        let (b, ys) = rest.split_at_mut(d);
         for (k, row) in a.chunks_exact_mut(d).enumerate() {
-            for (dst, &g) in row[..=k].iter_mut().zip(&self.gram[k * d..]) {
+            let start = k / LANES64 * LANES64;
+            for (dst, &g) in row[start..]
+                .iter_mut()
+                .zip(&self.gram[k * d + start..(k + 1) * d])
+            {
                 *dst = f64::from(g);
             }
             row[k] += f64::from(self.regularization);
         }
-        for &(i, w) in self.history {
-            let c1 = f64::from(self.alpha) * f64::from(w);
-            let item = &self.items[i as usize * d..(i as usize + 1) * d];
-            for (dst, &v) in y.iter_mut().zip(item) {
-                *dst = f64::from(v);
-            }
-            axpy64::<M>(1.0 + c1, y, b);
-            if c1 != 0.0 {
-                for (k, row) in a.chunks_exact_mut(d).enumerate() {
-                    axpy64::<M>(c1 * y[k], &y[..=k], &mut row[..=k]);
+        for group in self.history.chunks(4) {
+            let mut c1 = [0f64; 4];
+            for (n, &(i, w)) in group.iter().enumerate() {
+                c1[n] = f64::from(self.alpha) * f64::from(w);
+                let y = &mut ys[n * d..(n + 1) * d];
+                for (dst, &v) in y
+                    .iter_mut()
+                    .zip(&self.items[i as usize * d..(i as usize + 1) * d])
+                {
+                    *dst = f64::from(v);
                 }
+                axpy64::<M>(1.0 + c1[n], y, b);
+            }
+            // Missing members of a short group have zero weight and zero vectors.
+            for n in group.len()..4 {
+                c1[n] = 0.0;
+                ys[n * d..(n + 1) * d].fill(0.0);
+            }
+            let (y0, rest) = ys.split_at(d);
+            let (y1, rest) = rest.split_at(d);
+            let (y2, y3) = rest.split_at(d);
+            for (k, row) in a.chunks_exact_mut(d).enumerate() {
+                let start = k / LANES64 * LANES64;
+                let s = [c1[0] * y0[k], c1[1] * y1[k], c1[2] * y2[k], c1[3] * y3[k]];
+                rank4_update::<M>(
+                    s,
+                    [&y0[start..], &y1[start..], &y2[start..], &y3[start..]],
+                    &mut row[start..],
+                );
             }
         }
         cholesky_solve::<M>(a, b, d);
@@ -590,32 +616,61 @@ impl Kernel for FoldIn<'_> {
     }
 }
 
-/// Solves `A x = b` in place (`b` becomes `x`) for symmetric positive-definite `A`, of which only
-/// the lower triangle (row-major) is read; `a` is overwritten by its Cholesky factor `L`.
+/// `row += Σ_n s[n] * y[n]` over four vectors, in 8-lane chunks.
+#[inline(always)]
+fn rank4_update<M: Madd>(s: [f64; 4], y: [&[f64]; 4], row: &mut [f64]) {
+    let n = row.len();
+    let mut chunks = row.chunks_exact_mut(LANES64);
+    for (c, out) in (&mut chunks).enumerate() {
+        let at = c * LANES64;
+        let mut v: [f64; LANES64] = (&*out).try_into().expect("chunk of LANES64");
+        for (yn, sn) in y.iter().zip(s) {
+            let yv: [f64; LANES64] = yn[at..at + LANES64].try_into().expect("chunk of LANES64");
+            for j in 0..LANES64 {
+                v[j] = M::f64(sn, yv[j], v[j]);
+            }
+        }
+        out.copy_from_slice(&v);
+    }
+    let done = n / LANES64 * LANES64;
+    for (j, out) in chunks.into_remainder().iter_mut().enumerate() {
+        for (yn, sn) in y.iter().zip(s) {
+            *out = M::f64(sn, yn[done + j], *out);
+        }
+    }
+}
+
+/// Solves `A x = b` in place (`b` becomes `x`) for symmetric positive-definite `A`, given as its
+/// upper triangle (row-major; entries left of the diagonal are scratch): `A = UᵀU` by
+/// right-looking row updates (whole rows, no reductions), then `Uᵀ z = b` and `U x = z`.
 #[inline(always)]
 fn cholesky_solve<M: Madd>(a: &mut [f64], b: &mut [f64], d: usize) {
-    for j in 0..d {
-        let (done, rest) = a.split_at_mut(j * d);
-        let row = &mut rest[..d];
-        for k in 0..j {
-            let s = row[k] - dot64::<M>(&row[..k], &done[k * d..k * d + k]);
-            row[k] = s / done[k * d + k];
-        }
-        let s = row[j] - dot64::<M>(&row[..j], &row[..j]);
+    for k in 0..d {
+        let (head, trailing) = a.split_at_mut((k + 1) * d);
+        let row = &mut head[k * d..];
         // A singular system (λ = 0 and too few items) gets a tiny pivot instead of a NaN.
-        row[j] = s.max(f64::MIN_POSITIVE.sqrt()).sqrt();
+        let pivot = row[k].max(f64::MIN_POSITIVE.sqrt()).sqrt();
+        row[k] = pivot;
+        let inv = 1.0 / pivot;
+        for v in &mut row[k + 1..] {
+            *v *= inv;
+        }
+        for (i, target) in (k + 1..d).zip(trailing.chunks_exact_mut(d)) {
+            let start = i / LANES64 * LANES64;
+            axpy64::<M>(-row[i], &row[start..], &mut target[start..]);
+        }
     }
-    // L z = b
-    for j in 0..d {
-        let row = &a[j * d..j * d + j + 1];
-        b[j] = (b[j] - dot64::<M>(&row[..j], &b[..j])) / row[j];
+    // Uᵀ z = b
+    for k in 0..d {
+        let row = &a[k * d..(k + 1) * d];
+        b[k] /= row[k];
+        let (done, rest) = b.split_at_mut(k + 1);
+        axpy64::<M>(-done[k], &row[k + 1..], rest);
     }
-    // Lᵀ x = z, column by column of Lᵀ (rows of L).
-    for j in (0..d).rev() {
-        let row = &a[j * d..j * d + j + 1];
-        b[j] /= row[j];
-        let (head, tail) = b.split_at_mut(j);
-        axpy64::<M>(-tail[0], &row[..j], head);
+    // U x = z
+    for k in (0..d).rev() {
+        let row = &a[k * d..(k + 1) * d];
+        b[k] = (b[k] - dot64::<M>(&row[k + 1..], &b[k + 1..])) / row[k];
     }
 }
 

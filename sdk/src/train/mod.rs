@@ -1,5 +1,12 @@
-//! Training: the interaction matrix, the recipes (Personalized-Ranking by iALS or EASE,
-//! Similar-Items, Popularity-Count) and offline evaluation.
+//! Training: solution versions from a dataset group's data, with the recipes
+//! (Personalized-Ranking by iALS or EASE, Similar-Items, Popularity-Count) and Personalize's
+//! offline evaluation.
+//!
+//! [`create_solution_version`] is the whole pipeline: load the effective data, check the
+//! minimums, split users 90/10 (seeded), train on the training users, score the test users'
+//! newest 10% from their oldest 90%, then train the final model on all data and write the
+//! artifact. A version directory holds `version.json` from the start (CREATE IN_PROGRESS) and
+//! `model.bin` only once training succeeded; a failed or interrupted training leaves no model.
 
 pub mod data;
 pub mod ease;
@@ -9,3 +16,571 @@ pub mod ials;
 pub mod matrix;
 pub mod popularity;
 pub mod sims;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::import::Progress;
+use crate::model::{foldin, Body, IdTable, Model, ModelHeader, Recipe};
+use crate::store::fsutil;
+use crate::store::solutions::{SolutionInfo, SolutionVersionInfo};
+use crate::store::{next_seq, Store};
+
+use data::{DataConfig, TrainingData};
+use hp::Hyperparameters;
+use matrix::Csr;
+
+/// The seed of the evaluation split, fixed so versions trained on the same data compare.
+pub const EVALUATION_SEED: u64 = 42;
+
+/// How to train.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainOptions {
+    /// Worker threads (default: the machine's cores).
+    pub threads: usize,
+    /// Compute metrics on a held-out split before the final training (default true).
+    pub evaluate: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            evaluate: true,
+        }
+    }
+}
+
+/// A recipe's resolved settings.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    Ranking {
+        algorithm: String,
+        ials: ials::IalsParams,
+        ease: ease::EaseParams,
+        half_life_days: f32,
+    },
+    Similar(sims::SimsParams),
+    Popularity,
+}
+
+/// Everything [`fit`] needs besides the data.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    recipe: Recipe,
+    plan: Plan,
+    type_weights: BTreeMap<String, f32>,
+    hyperparameters: BTreeMap<String, String>,
+    threads: usize,
+}
+
+fn settings(solution: &SolutionInfo, threads: usize) -> Result<Settings> {
+    let recipe = solution.recipe()?;
+    let map = &solution.solution_config.algorithm_hyper_parameters;
+    let mut hp = Hyperparameters::new(map);
+    let type_weights = hp.weights("event_weights")?;
+    let plan = match recipe {
+        Recipe::PersonalizedRanking => {
+            let d = ials::IalsParams::default();
+            let algorithm = hp.choice("algorithm", "auto", &["auto", "ials", "ease"])?;
+            let ials = ials::IalsParams {
+                factors: hp.int("factors", &["hidden_dimension"], d.factors as u64, 4, 512)? as usize,
+                regularization: hp.float("regularization", &[], d.regularization, 0.0, 1e5)?,
+                alpha: hp.float("alpha", &[], d.alpha, 0.0, 1e5)?,
+                iterations: hp.int("iterations", &[], d.iterations as u64, 1, 200)? as usize,
+                cg_steps: hp.int("cg_steps", &[], d.cg_steps as u64, 1, 32)? as usize,
+                seed: hp.int("seed", &[], d.seed, 0, u64::MAX)?,
+                threads,
+            };
+            let e = ease::EaseParams::default();
+            let ease = ease::EaseParams {
+                lambda: hp.float("ease_lambda", &[], e.lambda, 0.0, 1e7)?,
+                max_items: hp.int("ease_max_items", &[], e.max_items as u64, 1, 100_000)? as usize,
+                threads,
+            };
+            let recency = hp.boolean("recency_mask", &[], true)?;
+            let half_life_days = hp.float("recency_half_life_days", &[], 365.0, 0.0, 1e6)?;
+            Plan::Ranking {
+                algorithm,
+                ials,
+                ease,
+                half_life_days: if recency { half_life_days } else { 0.0 },
+            }
+        }
+        Recipe::SimilarItems => {
+            let d = sims::SimsParams::default();
+            Plan::Similar(sims::SimsParams {
+                popularity_discount_factor: hp.float(
+                    "popularity_discount_factor",
+                    &[],
+                    d.popularity_discount_factor,
+                    0.0,
+                    1.0,
+                )?,
+                min_cointeraction_count: hp.int("min_cointeraction_count", &[], u64::from(d.min_cointeraction_count), 0, 10)? as u32,
+                max_history: hp.int("max_history", &[], d.max_history as u64, 1, 100_000)? as usize,
+                neighbours: hp.int("neighbours", &[], d.neighbours as u64, 1, 500)? as usize,
+                metadata_weight: hp.float("metadata_weight", &[], d.metadata_weight, 0.0, 1e6)?,
+                threads,
+            })
+        }
+        Recipe::PopularityCount => Plan::Popularity,
+    };
+    let hyperparameters = hp.finish(recipe.name())?;
+    Ok(Settings {
+        recipe,
+        plan,
+        type_weights,
+        hyperparameters,
+        threads,
+    })
+}
+
+/// CreateSolutionVersion, run to completion: trains a new version of `solution` on the dataset
+/// group's current data. Returns the ACTIVE version; on failure the version is recorded as
+/// CREATE FAILED (or CREATE STOPPED when `cancel` was set) and the error returned.
+pub fn create_solution_version(
+    store: &Store,
+    solution: &str,
+    options: &TrainOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<SolutionVersionInfo> {
+    let solution = store.solution(solution)?;
+    let settings = settings(&solution, options.threads.max(1))?;
+    let id = format!("{:012x}", next_seq() & 0xffff_ffff_ffff);
+    let now = fsutil::now_secs();
+    let mut version = SolutionVersionInfo {
+        solution_version_arn: format!("{}/{id}", solution.solution_arn),
+        solution_arn: solution.solution_arn.clone(),
+        dataset_group_arn: solution.dataset_group_arn.clone(),
+        recipe_arn: solution.recipe_arn.clone(),
+        event_type: solution.event_type.clone(),
+        solution_config: solution.solution_config.clone(),
+        training_mode: "FULL".into(),
+        training_type: "MANUAL".into(),
+        status: "CREATE IN_PROGRESS".into(),
+        failure_reason: None,
+        training_hours: 0.0,
+        creation_date_time: now,
+        last_updated_date_time: now,
+    };
+    store.write_version(&version)?;
+    let started = Instant::now();
+    let dir = store.version_dir(&solution.name, &id);
+    let result = (|| -> Result<()> {
+        let config = data_config(&solution);
+        let data = data::load(store, solution.dataset_group(), &config)?;
+        data::check_minimums(&data, &config)?;
+        let mut metrics = BTreeMap::new();
+        if options.evaluate {
+            progress.message("evaluating on a held-out 10% of users");
+            metrics = evaluate(&data, &settings, progress, cancel)?;
+        }
+        progress.message("training the final model on all data");
+        let model = fit(&data, None, &settings, progress, cancel)?;
+        fsutil::write_json(&dir.join("metrics.json"), &metrics)?;
+        model.save(&dir.join("model.bin"))
+    })();
+    version.training_hours = started.elapsed().as_secs_f64() / 3600.0;
+    version.last_updated_date_time = fsutil::now_secs();
+    match result {
+        Ok(()) => {
+            version.status = "ACTIVE".into();
+            store.write_version(&version)?;
+            Ok(version)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(dir.join("model.bin"));
+            version.status = if matches!(e, Error::Interrupted) {
+                "CREATE STOPPED".into()
+            } else {
+                "CREATE FAILED".into()
+            };
+            version.failure_reason = Some(e.to_string());
+            store.write_version(&version)?;
+            Err(e)
+        }
+    }
+}
+
+/// Splits users 90/10, trains on the training users and scores the test users.
+fn evaluate(
+    data: &TrainingData,
+    settings: &Settings,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<BTreeMap<String, f64>> {
+    let histories = data.histories();
+    let split = eval::split(&histories, 0.1, EVALUATION_SEED);
+    let mut keep = vec![false; data.users.len()];
+    for &u in &split.train_users {
+        keep[u as usize] = true;
+    }
+    let model = fit(data, Some(&keep), settings, progress, cancel)?;
+    let metrics = eval::evaluate(
+        &split,
+        model.items.len(),
+        |t| recommend_for_history(&model, &t.input, 25),
+        settings.threads,
+    );
+    Ok(metrics.to_map())
+}
+
+/// Top-`n` item indices for an anonymous history of item indices (evaluation's test users).
+pub(crate) fn recommend_for_history(model: &Model, input: &[u32], n: usize) -> Vec<u32> {
+    match model.recipe() {
+        Recipe::SimilarItems => {
+            let Some(&last) = input.last() else {
+                return model.popular(n).to_vec();
+            };
+            let query = model.item_id(last).to_owned();
+            model
+                .similar(&query, n + input.len())
+                .into_iter()
+                .filter(|i| !input.contains(i))
+                .take(n)
+                .collect()
+        }
+        _ => {
+            let recent: Vec<(&str, f32)> =
+                input.iter().map(|&i| (model.item_id(i), 1.0)).collect();
+            model
+                .top_n("\u{0}evaluation", &recent, n)
+                .into_iter()
+                .map(|p| p.0)
+                .collect()
+        }
+    }
+}
+
+/// Trains a model on the users `keep` selects (all when `None`).
+pub(crate) fn fit(
+    data: &TrainingData,
+    keep: Option<&[bool]>,
+    settings: &Settings,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Model> {
+    let type_weights: Vec<f32> = data
+        .event_types
+        .iter()
+        .map(|t| settings.type_weights.get(t).copied().unwrap_or(1.0))
+        .collect();
+    let half_life = match &settings.plan {
+        Plan::Ranking { half_life_days, .. } => *half_life_days,
+        _ => 0.0,
+    };
+    let matrix = data.matrix(&type_weights, half_life, keep);
+    let n_items = match settings.plan {
+        Plan::Similar(_) => data.items.len(),
+        _ => data.interacted_items,
+    };
+    let pop = popularity::train(&matrix);
+    let mut counts = pop.counts.clone();
+    counts.resize(n_items, 0);
+    let mut order = pop.order.clone();
+    order.extend(data.interacted_items as u32..n_items as u32);
+
+    let body = match &settings.plan {
+        Plan::Popularity => Body::Popularity,
+        Plan::Similar(params) => {
+            let metadata = data.features.as_ref().map(|f| sims_metadata(f));
+            let histories: Vec<Vec<u32>> = data
+                .histories()
+                .into_iter()
+                .enumerate()
+                .filter(|(u, _)| keep.is_none_or(|k| k[*u]))
+                .map(|(_, h)| h.into_iter().map(|p| p.1).collect())
+                .collect();
+            let n = sims::train(&matrix, &histories, metadata.as_ref(), n_items, params);
+            Body::Neighbours {
+                indptr: n.indptr.iter().map(|&p| p as u64).collect(),
+                items: n.items,
+                scores: n.scores,
+            }
+        }
+        Plan::Ranking {
+            algorithm,
+            ials: ip,
+            ease: ep,
+            ..
+        } => {
+            let use_ease = match algorithm.as_str() {
+                "ease" => true,
+                "ials" => false,
+                _ => choose_ease(data, keep, &matrix, settings, progress, cancel)?,
+            };
+            if use_ease {
+                progress.message("training EASE");
+                let e = ease::train(&matrix, ep).map_err(Error::InvalidInput)?;
+                Body::Ease { b: e.b }
+            } else {
+                progress.start("train iALS", ip.iterations as u64);
+                let f = ials::train(&matrix, ip, &mut |_, _| {
+                    progress.advance(1);
+                    !cancel.load(Ordering::Relaxed)
+                });
+                progress.finish();
+                let f = f?;
+                let gram = foldin::gram(&f.items, f.factors);
+                Body::Factors {
+                    d: f.factors,
+                    users: f.users,
+                    items: f.items,
+                    gram,
+                    regularization: ip.regularization,
+                    alpha: ip.alpha,
+                }
+            }
+        }
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    let mut hyperparameters = settings.hyperparameters.clone();
+    if let Body::Ease { .. } | Body::Factors { .. } = body {
+        let name = if matches!(body, Body::Ease { .. }) { "ease" } else { "ials" };
+        hyperparameters.insert("algorithm".into(), name.into());
+    }
+    let algorithm = match body {
+        Body::Factors { .. } => "ials",
+        Body::Ease { .. } => "ease",
+        Body::Neighbours { .. } => "sims",
+        Body::Popularity => "popularity",
+    };
+    Ok(Model {
+        header: ModelHeader {
+            recipe: settings.recipe,
+            algorithm: algorithm.into(),
+            hyperparameters,
+            event_type_weights: data
+                .event_types
+                .iter()
+                .cloned()
+                .zip(type_weights.iter().copied())
+                .collect(),
+            default_event_weight: 1.0,
+            interactions: matrix.nnz() as u64,
+            trained_at: fsutil::now_secs(),
+        },
+        items: IdTable::new(&data.items[..n_items]),
+        users: IdTable::new(&data.users),
+        popularity: counts,
+        popular_order: order,
+        hist_indptr: matrix.indptr.iter().map(|&p| p as u64).collect(),
+        hist_items: matrix.indices.clone(),
+        hist_weights: matrix.data.clone(),
+        body,
+    })
+}
+
+/// `auto`: EASE when the catalog is small enough and it beats iALS on a validation split carved
+/// from the training users (never the test users).
+fn choose_ease(
+    data: &TrainingData,
+    keep: Option<&[bool]>,
+    matrix: &Csr,
+    settings: &Settings,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<bool> {
+    let Plan::Ranking { ease: ep, .. } = &settings.plan else {
+        return Ok(false);
+    };
+    if matrix.ncols > ep.max_items {
+        return Ok(false);
+    }
+    let histories: Vec<Vec<(i64, u32)>> = data
+        .histories()
+        .into_iter()
+        .enumerate()
+        .map(|(u, h)| if keep.is_none_or(|k| k[u]) { h } else { Vec::new() })
+        .collect();
+    let split = eval::split(&histories, 0.1, EVALUATION_SEED + 1);
+    let mut inner = vec![false; data.users.len()];
+    for &u in &split.train_users {
+        inner[u as usize] = true;
+    }
+    let score = |algorithm: &str| -> Result<f64> {
+        let mut s = settings.clone();
+        if let Plan::Ranking { algorithm: a, .. } = &mut s.plan {
+            *a = algorithm.into();
+        }
+        progress.message(&format!("validating {algorithm}"));
+        let model = fit(data, Some(&inner), &s, progress, cancel)?;
+        let m = eval::evaluate(
+            &split,
+            model.items.len(),
+            |t| recommend_for_history(&model, &t.input, 25),
+            settings.threads,
+        );
+        Ok(m.normalized_discounted_cumulative_gain_at_10)
+    };
+    let ials = score("ials")?;
+    let ease = score("ease")?;
+    progress.message(&format!(
+        "validation NDCG@10: iALS {ials:.4}, EASE {ease:.4}"
+    ));
+    Ok(ease > ials)
+}
+
+fn sims_metadata(f: &data::ItemFeatures) -> sims::ItemMetadata {
+    let mut vocab: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut id = |t: String| -> u32 {
+        let n = vocab.len() as u32;
+        *vocab.entry(t).or_insert(n)
+    };
+    let categorical = f
+        .categorical
+        .iter()
+        .map(|tokens| tokens.iter().map(|t| id(t.clone())).collect())
+        .collect();
+    let textual = f
+        .text
+        .iter()
+        .map(|t| sims::tokenize(t).into_iter().map(|w| id(format!("text={w}"))).collect())
+        .collect();
+    sims::ItemMetadata {
+        categorical,
+        textual,
+    }
+}
+
+/// An evaluation split with string ids, so different models (and other libraries) can be scored
+/// on exactly the same users.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitFile {
+    /// Users whose whole history trains the model.
+    pub train_users: Vec<String>,
+    /// Test users: the oldest 90% of their events as input, the newest 10% as truth.
+    pub test_users: Vec<SplitUser>,
+}
+
+/// One test user of a [`SplitFile`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitUser {
+    /// The user id.
+    pub user_id: String,
+    /// Item ids of the oldest 90% of their events, in time order.
+    pub input: Vec<String>,
+    /// Distinct item ids of the newest 10%, not in `input`.
+    pub truth: Vec<String>,
+}
+
+/// The Personalize split of a solution's data (its dataset group and event filter), cut into
+/// `folds` disjoint sets of test users (1: the standard 90/10 split).
+pub fn export_splits(store: &Store, solution: &str, folds: usize) -> Result<Vec<SplitFile>> {
+    let solution = store.solution(solution)?;
+    let data = data::load(store, solution.dataset_group(), &data_config(&solution))?;
+    let histories = data.histories();
+    let splits = if folds <= 1 {
+        vec![eval::split(&histories, 0.1, EVALUATION_SEED)]
+    } else {
+        eval::split_folds(&histories, folds, EVALUATION_SEED)
+    };
+    let item = |i: &u32| data.items[*i as usize].clone();
+    Ok(splits
+        .into_iter()
+        .map(|s| SplitFile {
+            train_users: s
+                .train_users
+                .iter()
+                .map(|&u| data.users[u as usize].clone())
+                .collect(),
+            test_users: s
+                .test
+                .iter()
+                .map(|t| SplitUser {
+                    user_id: data.users[t.user as usize].clone(),
+                    input: t.input.iter().map(item).collect(),
+                    truth: t.truth.iter().map(item).collect(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+fn data_config(solution: &SolutionInfo) -> DataConfig {
+    DataConfig {
+        event_type: solution.event_type.clone(),
+        event_value_threshold: solution
+            .solution_config
+            .event_value_threshold
+            .as_deref()
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+/// Maps a split file's test users onto a model's item indices. Input items the model does not
+/// know are dropped; truth items it does not know get indices past its catalog (never hit).
+fn split_for_model(model: &Model, split: &SplitFile) -> eval::Split {
+    let n = model.items.len() as u32;
+    let mut extra: BTreeMap<&str, u32> = BTreeMap::new();
+    let test = split
+        .test_users
+        .iter()
+        .enumerate()
+        .map(|(k, t)| eval::TestUser {
+            user: k as u32,
+            input: t.input.iter().filter_map(|i| model.items.index(i)).collect(),
+            truth: t
+                .truth
+                .iter()
+                .map(|i| {
+                    model.items.index(i).unwrap_or_else(|| {
+                        let next = n + extra.len() as u32;
+                        *extra.entry(i.as_str()).or_insert(next)
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    eval::Split {
+        train_users: Vec::new(),
+        test,
+    }
+}
+
+/// Scores a trained model on a split's test users (Personalize's metrics).
+pub fn evaluate_model_on_split(
+    model: &Model,
+    split: &SplitFile,
+    threads: usize,
+) -> BTreeMap<String, f64> {
+    let s = split_for_model(model, split);
+    eval::evaluate(
+        &s,
+        model.items.len(),
+        |t| recommend_for_history(model, &t.input, eval::TOP_K),
+        threads.max(1),
+    )
+    .to_map()
+}
+
+/// Trains the solution's recipe on the split's training users only and scores its test users.
+pub fn evaluate_solution_on_split(
+    store: &Store,
+    solution: &str,
+    split: &SplitFile,
+    options: &TrainOptions,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<BTreeMap<String, f64>> {
+    let solution = store.solution(solution)?;
+    let settings = settings(&solution, options.threads.max(1))?;
+    let data = data::load(store, solution.dataset_group(), &data_config(&solution))?;
+    let train_users: std::collections::HashSet<&str> =
+        split.train_users.iter().map(String::as_str).collect();
+    let keep: Vec<bool> = data
+        .users
+        .iter()
+        .map(|u| train_users.contains(u.as_str()))
+        .collect();
+    let model = fit(&data, Some(&keep), &settings, progress, cancel)?;
+    Ok(evaluate_model_on_split(&model, split, settings.threads))
+}

@@ -52,7 +52,7 @@ impl Popularity {
     pub fn from_counts(counts: Vec<u32>) -> Popularity {
         let mut order: Vec<u32> = (0..counts.len() as u32).collect();
         // Stable sort on the count alone keeps ties in index order.
-        order.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]));
+        order.sort_by_key(|&item| std::cmp::Reverse(counts[item as usize]));
         Popularity { counts, order }
     }
 
@@ -77,7 +77,7 @@ impl Popularity {
     /// count 0) keep their input order.
     pub fn rank(&self, candidates: &[u32]) -> Vec<u32> {
         let mut ranked = candidates.to_vec();
-        ranked.sort_by(|&a, &b| self.count(b).cmp(&self.count(a)));
+        ranked.sort_by_key(|&item| std::cmp::Reverse(self.count(item)));
         ranked
     }
 }

@@ -28,6 +28,9 @@ use std::thread;
 use super::ease::thread_count;
 use super::matrix::Csr;
 
+/// One item's index and its neighbour list.
+type ItemList = (usize, Vec<(u32, f32)>);
+
 /// Tokens shared by more items than this keep only their most popular items in the index.
 pub const MAX_POSTING: usize = 1000;
 /// Weight of the textual field's tokens relative to categorical ones.
@@ -139,7 +142,13 @@ pub fn train(
     let beta = params.popularity_discount_factor;
     let inv_discount = counts
         .iter()
-        .map(|&c| if beta == 0.0 { 1.0 } else { (c.max(1) as f32).powf(-beta) })
+        .map(|&c| {
+            if beta == 0.0 {
+                1.0
+            } else {
+                (c.max(1) as f32).powf(-beta)
+            }
+        })
         .collect();
     let ctx = Context {
         users: &users,
@@ -152,7 +161,7 @@ pub fn train(
     };
     let next = AtomicUsize::new(0);
     const CHUNK: usize = 64;
-    let parts: Vec<Vec<(usize, Vec<(u32, f32)>)>> = thread::scope(|s| {
+    let parts: Vec<Vec<ItemList>> = thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -593,9 +602,7 @@ impl Context<'_> {
         }
         s.touched.clear();
         let cmp = |a: &(f32, u32, u32), b: &(f32, u32, u32)| {
-            b.0.total_cmp(&a.0)
-                .then(b.1.cmp(&a.1))
-                .then(a.2.cmp(&b.2))
+            b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
         };
         let k = p.neighbours.min(self.n);
         if out.len() > k && k > 0 {
@@ -958,20 +965,40 @@ mod tests {
             let took = started.elapsed();
             check_lists(&nb);
             let r = rate(ml.next_item_hits(|i| nb.of(i).0.iter().take(10).copied().collect()));
-            (r, took)
+            (r, took, nb)
         };
         let defaults = SimsParams::default();
-        let (with_meta, took) = sims_rate(&defaults, Some(&meta));
+        let (with_meta, took, nb) = sims_rate(&defaults, Some(&meta));
+        // Movies nobody rated in the training part still get neighbours from their genres.
+        let counts = super::super::popularity::train(&x).counts;
+        let cold: Vec<u32> = (0..n as u32)
+            .filter(|&i| counts[i as usize] == 0 && !meta.categorical[i as usize].is_empty())
+            .collect();
+        assert!(cold.len() > 10, "{} cold items", cold.len());
+        let mut sharing = 0;
+        for &i in &cold {
+            let (items, _) = nb.of(i);
+            assert_eq!(items.len(), defaults.neighbours, "item {i}");
+            let shares_genre = |j: &u32| {
+                meta.categorical[*j as usize]
+                    .iter()
+                    .any(|g| meta.categorical[i as usize].contains(g))
+            };
+            // Title words count too, so not every neighbour needs a common genre.
+            sharing += items[..10].iter().filter(|j| shares_genre(j)).count();
+        }
+        let share = sharing as f64 / (10 * cold.len()) as f64;
+        assert!(share > 0.8, "{share}");
         let no_meta = SimsParams {
             metadata_weight: 0.0,
             ..defaults.clone()
         };
-        let (discounted, _) = sims_rate(&no_meta, None);
+        let (discounted, _, _) = sims_rate(&no_meta, None);
         let plain = SimsParams {
             popularity_discount_factor: 0.0,
             ..no_meta
         };
-        let (cooc, _) = sims_rate(&plain, None);
+        let (cooc, _, _) = sims_rate(&plain, None);
         let pop = super::super::popularity::train(&x);
         let popular = rate(ml.next_item_hits(|i| pop.top_n(10, &[i])));
         println!(

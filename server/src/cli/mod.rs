@@ -9,6 +9,7 @@ mod generate;
 mod import;
 mod progress;
 mod quickstart;
+mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +42,15 @@ enum Command {
         #[command(subcommand)]
         command: DatasetCommand,
     },
-    /// Generate synthetic data and import it into the dataset group `quickstart`.
+    /// Generate synthetic data, import it into the dataset group `quickstart` and train both
+    /// recipes on it.
     Quickstart(quickstart::QuickstartArgs),
+    /// Train a new solution version (creating the solution when missing) and print its metrics.
+    Train(train::TrainArgs),
+    /// Score a solution on a split (or write the split), Personalize's offline evaluation.
+    Evaluate(train::EvaluateArgs),
+    /// Rank items for a user, top items for a user, or similar items, from a solution version.
+    Recommend(train::RecommendArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +95,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             command: DatasetCommand::Describe(args),
         } => describe::run(&args),
         Command::Quickstart(args) => quickstart::run(&args),
+        Command::Train(args) => train::run_train(&args),
+        Command::Evaluate(args) => train::run_evaluate(&args),
+        Command::Recommend(args) => train::run_recommend(&args),
     }
 }
 
