@@ -17,6 +17,7 @@
 //! so a crash leaves the previous state readable. A FULL import writes its segment, then swaps
 //! the manifest; segments no manifest names are garbage and are removed on the next write.
 
+pub mod campaigns;
 pub mod effective;
 pub(crate) mod fsutil;
 pub mod log;

@@ -124,7 +124,9 @@ impl Store {
         self.root().join("solutions").join(name)
     }
 
-    /// CreateSolution: a named training configuration over a dataset group.
+    /// CreateSolution: a named training configuration over a dataset group. The recipe's
+    /// hyperparameters are checked here (an unknown key or a bad value is
+    /// [`Error::InvalidInput`] naming the key), and again when a version trains.
     pub fn create_solution(
         &self,
         name: &str,
@@ -152,6 +154,8 @@ impl Store {
                 ));
             }
         }
+        #[cfg(feature = "train")]
+        crate::train::check_hyperparameters(recipe, &config.algorithm_hyper_parameters)?;
         let dir = self.solution_dir(name);
         if dir.join("solution.json").exists() {
             return Err(Error::AlreadyExists {
@@ -285,6 +289,7 @@ impl Store {
         Model::load(&self.version_dir(solution, id).join("model.bin"))
     }
 
+    #[cfg(feature = "train")]
     pub(crate) fn write_version(&self, v: &SolutionVersionInfo) -> Result<()> {
         let (solution, id) = self.parse_version_arn(&v.solution_version_arn)?;
         let dir = self.version_dir(solution, id);

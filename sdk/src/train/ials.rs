@@ -7,8 +7,9 @@
 //! # Model
 //!
 //! For users `u`, items `i` and interaction weights `w_ui >= 0` (the values of the user-item
-//! matrix), the preference is `p_ui = 1` where `w_ui > 0` is stored and 0 elsewhere, and the
-//! confidence is `c_ui = 1 + alpha * w_ui` (1 for unobserved entries). Training minimizes
+//! matrix), the preference is `p_ui = 1` for every stored entry (even one of weight 0) and 0
+//! elsewhere, and the confidence is `c_ui = 1 + alpha * w_ui` (1 for unobserved entries).
+//! Training minimizes
 //!
 //! ```text
 //! Σ_u Σ_i c_ui (p_ui - x_uᵀ y_i)² + λ (Σ_u |x_u|² + Σ_i |y_i|²)
@@ -30,9 +31,15 @@
 //! Both half-steps run in parallel over blocks of rows on exactly [`IalsParams::threads`] threads
 //! (`std::thread::scope`, blocks handed out dynamically). Every row's update depends only on the
 //! other side's factors and the Gram matrix, which is summed over a fixed partition, so results
-//! are bit-identical for any thread count. The kernels are plain loops over 16-lane chunks that
-//! LLVM vectorizes; they run inside a runtime dispatch (`pulp`) that compiles them for AVX2+FMA
-//! where the CPU has it, and for baseline x86-64 otherwise.
+//! are bit-identical for any thread count (on one machine). The kernels are plain loops over
+//! 16-lane chunks that LLVM vectorizes; they run inside a runtime dispatch (`pulp`) that compiles
+//! them for AVX2 with fused multiply-adds where the CPU has it, and for baseline x86-64 (SSE2,
+//! separate multiplies and adds) otherwise. The fold-in builds its system in `f64` and factors it
+//! with a hand-written Cholesky (right-looking row updates), which for `d <= 256` beats a general
+//! library call. On MovieLens ml-latest-small (610 x 9,724, 100,836 entries), `d = 64` and 15
+//! iterations train in about 0.33 s on one core of the development machine and 0.18 s on two
+//! (`implicit` 0.7.3 with the same settings: 0.84 s and 0.54 s); one fold-in of 50 items takes
+//! about 25 µs.
 
 use std::sync::Mutex;
 
@@ -142,9 +149,9 @@ const CG_EPSILON: f32 = 1e-20;
 /// finite and >= 0; a stored 0 is an observed entry with confidence 1).
 ///
 /// `on_iteration(iteration, loss)` is called after each iteration with its 1-based number and a
-/// function that computes the training loss on demand (the objective above divided by the sum of
-/// all confidences, observed and unobserved; it costs about one CG step, so call it only when the
-/// figure is wanted). It returns `false` to stop: training then ends with [`Error::Interrupted`].
+/// function that computes the training loss on demand (the module's objective divided by the sum
+/// of all confidences, observed and unobserved; it costs about one CG step, so call it only when
+/// the figure is wanted). It returns `false` to stop: training then ends with [`Error::Interrupted`].
 ///
 /// Users and items without any entry get zero vectors (the exact solution of their system).
 pub fn train(
@@ -511,7 +518,8 @@ impl Kernel for SquaredNorm<'_> {
 /// `(YᵀY + Yᵀ(C_u − I)Y + λI) x = Yᵀ C_u p(u)` by a dense Cholesky factorization in `f64`.
 ///
 /// `gram` is [`gram`]`(items, factors)`; `regularization` and `alpha` are the training values.
-/// An empty history gives the zero vector. Panics when an item is out of range of `items`.
+/// A negative or non-finite (summed) weight counts as 0, as training would refuse it. An empty
+/// history gives the zero vector. Panics when an item is out of range of `items`.
 pub fn fold_in(
     items: &[f32],
     gram: &[f32],
@@ -532,6 +540,11 @@ pub fn fold_in(
         }
         same
     });
+    for h in &mut merged {
+        if !(h.1.is_finite() && h.1 >= 0.0) {
+            h.1 = 0.0;
+        }
+    }
     if let Some(&(i, _)) = merged.iter().find(|h| h.0 as usize >= n_items) {
         panic!("fold-in history names item {i}, the model has {n_items} items");
     }
@@ -1100,6 +1113,19 @@ mod tests {
             1e-5,
         );
         assert_eq!(fold_in(&f.items, &g, 20, 0.1, 10.0, &[]), vec![0.0; 20]);
+        // Negative and NaN weights count as 0.
+        let zeroed = [
+            (3u32, 1.0f32),
+            (5, 2.5),
+            (17, 0.5),
+            (9, -4.0),
+            (11, f32::NAN),
+        ];
+        let as_zero = [(3u32, 1.0f32), (5, 2.5), (17, 0.5), (9, 0.0), (11, 0.0)];
+        assert_eq!(
+            fold_in(&f.items, &g, 20, 0.1, 10.0, &zeroed),
+            fold_in(&f.items, &g, 20, 0.1, 10.0, &as_zero)
+        );
     }
 
     #[test]

@@ -77,8 +77,27 @@ pub(crate) struct Settings {
 }
 
 fn settings(solution: &SolutionInfo, threads: usize) -> Result<Settings> {
-    let recipe = solution.recipe()?;
-    let map = &solution.solution_config.algorithm_hyper_parameters;
+    recipe_settings(
+        solution.recipe()?,
+        &solution.solution_config.algorithm_hyper_parameters,
+        threads,
+    )
+}
+
+/// CreateSolution's check of `algorithmHyperParameters` against the recipe: an unknown key, a
+/// value that does not parse or one outside its range is [`Error::InvalidInput`] naming the key.
+pub fn check_hyperparameters(
+    recipe: Recipe,
+    hyperparameters: &BTreeMap<String, String>,
+) -> Result<()> {
+    recipe_settings(recipe, hyperparameters, 1).map(|_| ())
+}
+
+fn recipe_settings(
+    recipe: Recipe,
+    map: &BTreeMap<String, String>,
+    threads: usize,
+) -> Result<Settings> {
     let mut hp = Hyperparameters::new(map);
     let type_weights = hp.weights("event_weights")?;
     let plan = match recipe {
@@ -148,11 +167,23 @@ pub fn create_solution_version(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<SolutionVersionInfo> {
+    begin_solution_version(store, solution, options)?.train(progress, cancel)
+}
+
+/// The first half of [`create_solution_version`]: checks the solution's settings, allocates
+/// the version and records it as CREATE IN_PROGRESS, so a caller (the server's
+/// CreateSolutionVersion) has its ARN before training starts. Train it with
+/// [`PendingVersion::train`], on any thread.
+pub fn begin_solution_version(
+    store: &Store,
+    solution: &str,
+    options: &TrainOptions,
+) -> Result<PendingVersion> {
     let solution = store.solution(solution)?;
     let settings = settings(&solution, options.threads.max(1))?;
     let id = format!("{:012x}", next_seq() & 0xffff_ffff_ffff);
     let now = fsutil::now_secs();
-    let mut version = SolutionVersionInfo {
+    let version = SolutionVersionInfo {
         solution_version_arn: format!("{}/{id}", solution.solution_arn),
         solution_arn: solution.solution_arn.clone(),
         dataset_group_arn: solution.dataset_group_arn.clone(),
@@ -168,51 +199,93 @@ pub fn create_solution_version(
         last_updated_date_time: now,
     };
     store.write_version(&version)?;
-    let started = Instant::now();
-    let dir = store.version_dir(&solution.name, &id);
-    let result = (|| -> Result<()> {
-        let config = data_config(&solution);
-        let data = data::load(store, solution.dataset_group(), &config)?;
-        data::check_minimums(&data, &config)?;
-        let mut metrics = BTreeMap::new();
-        if options.evaluate {
-            progress.message("evaluating on a held-out 10% of users");
-            metrics = evaluate(&data, &settings, progress, cancel)?;
-        }
-        progress.message("training the final model on all data");
-        let model = fit(&data, None, &settings, progress, cancel)?;
-        fsutil::write_json(&dir.join("metrics.json"), &metrics)?;
-        model.save(&dir.join("model.bin"))
-    })();
-    version.training_hours = started.elapsed().as_secs_f64() / 3600.0;
-    version.last_updated_date_time = fsutil::now_secs();
-    match result {
-        Ok(()) => {
-            version.status = "ACTIVE".into();
-            store.write_version(&version)?;
-            Ok(version)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(dir.join("model.bin"));
-            version.status = if matches!(e, Error::Interrupted) {
-                "CREATE STOPPED".into()
-            } else {
-                "CREATE FAILED".into()
-            };
-            version.failure_reason = Some(e.to_string());
-            store.write_version(&version)?;
-            Err(e)
+    Ok(PendingVersion {
+        store: store.clone(),
+        solution,
+        settings,
+        evaluate: options.evaluate,
+        id,
+        version,
+    })
+}
+
+/// A solution version recorded as CREATE IN_PROGRESS and not trained yet
+/// ([`begin_solution_version`]).
+#[derive(Debug)]
+pub struct PendingVersion {
+    store: Store,
+    solution: SolutionInfo,
+    settings: Settings,
+    evaluate: bool,
+    id: String,
+    version: SolutionVersionInfo,
+}
+
+impl PendingVersion {
+    /// The version as recorded (CREATE IN_PROGRESS).
+    pub fn info(&self) -> &SolutionVersionInfo {
+        &self.version
+    }
+
+    /// Trains the version to completion. Returns it ACTIVE; on failure it is recorded as
+    /// CREATE FAILED (or CREATE STOPPED when `cancel` was set) and the error returned.
+    pub fn train(self, progress: &dyn Progress, cancel: &AtomicBool) -> Result<SolutionVersionInfo> {
+        let PendingVersion {
+            store,
+            solution,
+            settings,
+            evaluate: run_evaluation,
+            id,
+            mut version,
+        } = self;
+        let store = &store;
+        let started = Instant::now();
+        let dir = store.version_dir(&solution.name, &id);
+        let result = (|| -> Result<()> {
+            let config = data_config(&solution);
+            let data = data::load(store, solution.dataset_group(), &config)?;
+            data::check_minimums(&data, &config)?;
+            let mut metrics = BTreeMap::new();
+            if run_evaluation {
+                progress.message("evaluating on a held-out 10% of users");
+                metrics = evaluate(&data, &settings, progress, cancel)?;
+            }
+            progress.message("training the final model on all data");
+            let model = fit(&data, None, &settings, progress, cancel)?;
+            fsutil::write_json(&dir.join("metrics.json"), &metrics)?;
+            model.save(&dir.join("model.bin"))
+        })();
+        version.training_hours = started.elapsed().as_secs_f64() / 3600.0;
+        version.last_updated_date_time = fsutil::now_secs();
+        match result {
+            Ok(()) => {
+                version.status = "ACTIVE".into();
+                store.write_version(&version)?;
+                Ok(version)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(dir.join("model.bin"));
+                version.status = if matches!(e, Error::Interrupted) {
+                    "CREATE STOPPED".into()
+                } else {
+                    "CREATE FAILED".into()
+                };
+                version.failure_reason = Some(e.to_string());
+                store.write_version(&version)?;
+                Err(e)
+            }
         }
     }
 }
 
-/// Splits users 90/10, trains on the training users and scores the test users.
+/// Splits users 90/10, trains on the training users and scores the test users. Returns the
+/// metrics and the algorithm the model used (what `auto` chose).
 fn evaluate(
     data: &TrainingData,
     settings: &Settings,
     progress: &dyn Progress,
     cancel: &AtomicBool,
-) -> Result<BTreeMap<String, f64>> {
+) -> Result<(BTreeMap<String, f64>, String)> {
     let histories = data.histories();
     let split = eval::split(&histories, 0.1, EVALUATION_SEED);
     let mut keep = vec![false; data.users.len()];
@@ -226,7 +299,7 @@ fn evaluate(
         |t| recommend_for_history(&model, &t.input, 25),
         settings.threads,
     );
-    Ok(metrics.to_map())
+    Ok((metrics.to_map(), model.header.algorithm.clone()))
 }
 
 /// Top-`n` item indices for an anonymous history of item indices (evaluation's test users).

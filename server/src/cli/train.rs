@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context, Result};
 use attune::model::{Model, Recipe};
-use attune::store::solutions::SolutionConfig;
+use attune::store::solutions::{SolutionConfig, SolutionVersionInfo};
 use attune::train::{self, TrainOptions};
 use attune::Store;
 use clap::Args;
@@ -101,15 +101,24 @@ pub(crate) fn ensure_solution(
     }
 }
 
-/// Trains one version and prints it with its metrics; returns the version ARN.
-pub(crate) fn train_version(store: &Store, solution: &str, evaluate: bool) -> Result<String> {
+/// Trains one version of a solution (with a progress bar; Ctrl-C stops it cleanly).
+pub(crate) fn create_version(
+    store: &Store,
+    solution: &str,
+    evaluate: bool,
+) -> Result<SolutionVersionInfo> {
     let bar = Bar::new(Unit::Records);
     let options = TrainOptions {
         evaluate,
         ..TrainOptions::default()
     };
-    let version = train::create_solution_version(store, solution, &options, &bar, cancel_flag())
-        .with_context(|| format!("training solution {solution} failed"))?;
+    train::create_solution_version(store, solution, &options, &bar, cancel_flag())
+        .with_context(|| format!("training solution {solution} failed"))
+}
+
+/// Trains one version and prints it with its metrics; returns the version ARN.
+pub(crate) fn train_version(store: &Store, solution: &str, evaluate: bool) -> Result<String> {
+    let version = create_version(store, solution, evaluate)?;
     let metrics = store.solution_metrics(&version.solution_version_arn)?;
     let model = store.load_model(&version.solution_version_arn)?;
     let out = serde_json::json!({
