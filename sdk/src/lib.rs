@@ -13,10 +13,15 @@
 //! - [`train`] (feature `train`): the interaction matrix, recipes and offline evaluation.
 //! - [`model`]: trained models: the versioned artifact and inference (rank, similar, top-N).
 //! - [`arn`]: Personalize-style ARNs for local resources.
+//! - [`api`]: wire DTOs of the runtime and events APIs, shared by the server and the client.
+//! - `client` (feature `client`): a blocking HTTP client for an Attune server.
 //! - [`error`]: the one [`Error`] type.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod arn;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod error;
 pub mod events;
 #[cfg(feature = "import")]

@@ -181,7 +181,10 @@ pub(super) fn import_csv(
 
 /// For each schema field, the CSV column holding it. Every schema field must have a column
 /// ("Input CSV is missing the following columns"), and every column must be a schema field.
-fn map_columns(schema: &Schema, names: &[String]) -> std::result::Result<Vec<usize>, String> {
+pub(super) fn map_columns(
+    schema: &Schema,
+    names: &[String],
+) -> std::result::Result<Vec<usize>, String> {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
             return Err(format!("the header names column {n} twice"));

@@ -8,6 +8,9 @@
 //! column.
 
 mod csv_source;
+mod rows;
+
+pub use rows::{check_cell, Cell, RowsImportRequest, SourceRow};
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -140,20 +143,59 @@ impl Dataset {
     /// the job, ACTIVE. On bad data it returns [`Error::Import`] and leaves the dataset
     /// unchanged; the job is then recorded as CREATE FAILED with its failure reason.
     pub fn import(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<ImportJobInfo> {
-        validate_name("job name", &req.job_name)?;
-        if self.import_job(&req.job_name).is_ok() {
+        self.record_job(&req.job_name, &req.data_location, req.mode, || {
+            self.write_segment(req.mode, &req.data_location, |out, errors| {
+                let files = resolve_location(&req.data_location)?;
+                let total: u64 = files
+                    .iter()
+                    .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+                    .sum();
+                progress.start("import", total);
+                let mut header: Option<Vec<String>> = None;
+                for path in &files {
+                    if is_avro(path) {
+                        import_avro(self.schema(), path, out, errors, progress)?;
+                    } else {
+                        csv_source::import_csv(
+                            self.schema(),
+                            path,
+                            &mut header,
+                            out,
+                            errors,
+                            progress,
+                        )?;
+                    }
+                }
+                progress.finish();
+                Ok(())
+            })
+        })
+    }
+
+    /// Runs `run` as the import job `job_name`: records the job as CREATE IN_PROGRESS, then as
+    /// ACTIVE with the rows `run` imported, or as CREATE FAILED with its failure reason (and, for
+    /// [`Error::Import`], the row error report next to the job).
+    pub(crate) fn record_job(
+        &self,
+        job_name: &str,
+        data_location: &str,
+        mode: ImportMode,
+        run: impl FnOnce() -> Result<u64>,
+    ) -> Result<ImportJobInfo> {
+        validate_name("job name", job_name)?;
+        if self.import_job(job_name).is_ok() {
             return Err(Error::AlreadyExists {
                 kind: "dataset import job",
-                name: req.job_name.clone(),
+                name: job_name.to_owned(),
             });
         }
         let now = fsutil::now_secs();
         let mut job = ImportJobInfo {
-            job_name: req.job_name.clone(),
-            dataset_import_job_arn: arn::dataset_import_job(&req.job_name),
+            job_name: job_name.to_owned(),
+            dataset_import_job_arn: arn::dataset_import_job(job_name),
             dataset_arn: self.info().dataset_arn.clone(),
-            data_location: req.data_location.clone(),
-            import_mode: req.mode,
+            data_location: data_location.to_owned(),
+            import_mode: mode,
             status: "CREATE IN_PROGRESS".into(),
             failure_reason: None,
             rows_imported: 0,
@@ -162,7 +204,7 @@ impl Dataset {
             last_updated_date_time: now,
         };
         self.write_job(&job)?;
-        let result = self.run_import(req, progress);
+        let result = run();
         job.last_updated_date_time = fsutil::now_secs();
         match result {
             Ok(rows) => {
@@ -190,17 +232,25 @@ impl Dataset {
         }
     }
 
-    fn run_import(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<u64> {
+    /// Writes one new BULK segment under the dataset's lock: `fill` appends the rows (and
+    /// collects row errors); when it left no error and the Interactions minimum holds, the
+    /// segment is committed (FULL: it replaces the bulk segments; INCREMENTAL: it is appended).
+    /// Returns the rows written; on any error the dataset is unchanged.
+    pub(crate) fn write_segment(
+        &self,
+        mode: ImportMode,
+        data_location: &str,
+        fill: impl FnOnce(&mut SegmentWriter<'_>, &mut Errors) -> Result<()>,
+    ) -> Result<u64> {
         let _lock = self.lock()?;
         let existing = self.segments()?;
-        if req.mode == ImportMode::Incremental && existing.is_empty() {
+        if mode == ImportMode::Incremental && existing.is_empty() {
             return Err(invalid!(
                 "INCREMENTAL import into {} needs bulk records already imported; the first \
                  import must be FULL",
                 self.info().dataset_arn
             ));
         }
-        let files = resolve_location(&req.data_location)?;
         let seq = next_seq();
         let file_name = format!("seg-{seq:020}.avro");
         let final_path = self.bulk_dir().join(&file_name);
@@ -208,27 +258,7 @@ impl Dataset {
         let outcome = (|| {
             let mut out = SegmentWriter::create(self.schema(), &tmp)?;
             let mut errors = Errors::default();
-            let total: u64 = files
-                .iter()
-                .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-                .sum();
-            progress.start("import", total);
-            let mut header: Option<Vec<String>> = None;
-            for path in &files {
-                if is_avro(path) {
-                    import_avro(self.schema(), path, &mut out, &mut errors, progress)?;
-                } else {
-                    csv_source::import_csv(
-                        self.schema(),
-                        path,
-                        &mut header,
-                        &mut out,
-                        &mut errors,
-                        progress,
-                    )?;
-                }
-            }
-            progress.finish();
+            fill(&mut out, &mut errors)?;
             if errors.count > 0 {
                 let first = &errors.list[0];
                 return Err(Error::Import(ImportFailure {
@@ -242,8 +272,7 @@ impl Dataset {
                 return Err(Error::Import(ImportFailure {
                     reason: format!(
                         "an import job into an Interactions dataset needs at least \
-                         {MIN_INTERACTIONS_PER_JOB} records; {} has {rows}",
-                        req.data_location
+                         {MIN_INTERACTIONS_PER_JOB} records; {data_location} has {rows}"
                     ),
                     row_errors: Vec::new(),
                     bad_rows: 0,
@@ -265,7 +294,7 @@ impl Dataset {
             rows,
             seq,
         };
-        let segments = match req.mode {
+        let segments = match mode {
             ImportMode::Full => vec![new],
             ImportMode::Incremental => {
                 let mut s = existing;

@@ -432,12 +432,22 @@ impl Model {
         let mut known: Vec<(usize, u32)> = Vec::with_capacity(input.len());
         let mut unknown: Vec<usize> = Vec::new();
         for (pos, id) in input.iter().enumerate() {
-            if input[..pos].contains(id) {
-                continue;
-            }
             match self.items.index(id) {
                 Some(i) => known.push((pos, i)),
-                None => unknown.push(pos),
+                // Unknown ids are rare: a linear duplicate check among them is enough.
+                None if !unknown.iter().any(|&p| input[p] == *id) => unknown.push(pos),
+                None => {}
+            }
+        }
+        // Duplicates among known ids: keep the first position of each item index.
+        if known.len() > 1 {
+            let mut by_item: Vec<(u32, usize)> = known.iter().map(|&(p, i)| (i, p)).collect();
+            by_item.sort_unstable();
+            if by_item.windows(2).any(|w| w[0].0 == w[1].0) {
+                by_item.dedup_by_key(|e| e.0);
+                let mut firsts: Vec<(usize, u32)> = by_item.into_iter().map(|(i, p)| (p, i)).collect();
+                firsts.sort_unstable();
+                known = firsts;
             }
         }
         let candidates: Vec<u32> = known.iter().map(|&(_, i)| i).collect();
@@ -476,8 +486,15 @@ impl Model {
     pub fn top_n(&self, user_id: &str, recent: &[(&str, f32)], n: usize) -> Vec<(u32, f32)> {
         let all: Vec<u32> = (0..self.items.len() as u32).collect();
         let mut scores = Vec::new();
-        let hist = self.history(user_id, recent);
-        let seen = |i: u32| hist.iter().any(|&(h, _)| h == i);
+        // Sorted history items: a binary search per candidate, not a scan of the history.
+        let mut seen_items: Vec<u32> = self
+            .history(user_id, recent)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        seen_items.sort_unstable();
+        seen_items.dedup();
+        let seen = |i: u32| seen_items.binary_search(&i).is_ok();
         if !self.personal_scores(user_id, recent, &all, &mut scores) {
             return self
                 .popular_order

@@ -162,9 +162,7 @@ impl Store {
                      campaignConfig.syncWithLatestSolutionVersion=true"
                 ));
             }
-            let solution = solution_version_arn
-                .rsplit_once('/')
-                .map_or("", |(s, _)| s);
+            let solution = solution_version_arn.rsplit_once('/').map_or("", |(s, _)| s);
             self.latest_solution_version(solution)?;
             return Ok(());
         }

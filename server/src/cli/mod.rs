@@ -4,11 +4,13 @@
 //! terminal). Errors travel as `anyhow::Error` up to [`report_error`], which prints them as one
 //! `error: ...` line, followed by the first row errors of a failed import.
 
+mod deploy;
 mod describe;
 mod generate;
 mod import;
 mod progress;
 mod quickstart;
+mod serve;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +53,12 @@ enum Command {
     Evaluate(train::EvaluateArgs),
     /// Rank items for a user, top items for a user, or similar items, from a solution version.
     Recommend(train::RecommendArgs),
+    /// Create or update a campaign (a deployed solution version); a running server picks it
+    /// up on its next reload.
+    Deploy(deploy::DeployArgs),
+    /// Serve the Personalize-compatible HTTP APIs (control plane, runtime, events) until
+    /// SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +106,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run_train(&args),
         Command::Evaluate(args) => train::run_evaluate(&args),
         Command::Recommend(args) => train::run_recommend(&args),
+        Command::Deploy(args) => deploy::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

@@ -144,7 +144,11 @@ pub(crate) fn run_train(args: &TrainArgs) -> Result<()> {
         )
     })?;
     let config = SolutionConfig {
-        algorithm_hyper_parameters: args.hyperparameters.iter().cloned().collect::<BTreeMap<_, _>>(),
+        algorithm_hyper_parameters: args
+            .hyperparameters
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>(),
         event_value_threshold: args.event_value_threshold.clone(),
     };
     ensure_solution(
@@ -159,6 +163,15 @@ pub(crate) fn run_train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// A version ARN or `SOLUTION/ID` as given; a bare solution name means its newest ACTIVE
+/// version.
+fn resolve_version(store: &Store, version: &str) -> Result<String> {
+    if version.contains('/') {
+        return Ok(version.to_owned());
+    }
+    Ok(store.latest_solution_version(version)?.solution_version_arn)
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct EvaluateArgs {
     #[command(flatten)]
@@ -166,8 +179,9 @@ pub(crate) struct EvaluateArgs {
     /// Train this solution's recipe on the split's training users and score its test users.
     #[arg(long, conflicts_with = "solution_version")]
     solution: Option<String>,
-    /// Score an existing version on the split's test users (its training should not have
-    /// seen them).
+    /// Score an existing version (ARN, SOLUTION/ID, or a solution name for its newest version)
+    /// on the split's test users (its training should not have seen them); without --split,
+    /// print its metrics.
     #[arg(long)]
     solution_version: Option<String>,
     /// A split file (JSON: {"trainUsers": [...], "testUsers": [{"userId", "input", "truth"}]}).
@@ -217,20 +231,30 @@ pub(crate) fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         None => None,
     };
     let metrics = match (&args.solution, &args.solution_version, split) {
-        (Some(solution), None, Some(split)) => {
-            train::evaluate_solution_on_split(&store, solution, &split, &options, &bar, cancel_flag())?
-        }
+        (Some(solution), None, Some(split)) => train::evaluate_solution_on_split(
+            &store,
+            solution,
+            &split,
+            &options,
+            &bar,
+            cancel_flag(),
+        )?,
         (None, Some(version), Some(split)) => {
-            let model = store.load_model(version)?;
+            let model = store.load_model(&resolve_version(&store, version)?)?;
             train::evaluate_model_on_split(&model, &split, options.threads)
         }
-        (None, Some(version), None) => store.solution_metrics(version)?,
+        (None, Some(version), None) => {
+            store.solution_metrics(&resolve_version(&store, version)?)?
+        }
         _ => bail!(
             "give --solution with --split (train and score on the split), or --solution-version \
              [with --split], or --solution with --write-split"
         ),
     };
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics }))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics }))?
+    );
     Ok(())
 }
 
@@ -270,14 +294,7 @@ pub(crate) struct RecommendArgs {
 
 pub(crate) fn run_recommend(args: &RecommendArgs) -> Result<()> {
     let store = args.data.open_existing()?;
-    let arn = if args.solution_version.contains('/') {
-        args.solution_version.clone()
-    } else {
-        store
-            .latest_solution_version(&args.solution_version)?
-            .solution_version_arn
-    };
-    let model: Model = store.load_model(&arn)?;
+    let model: Model = store.load_model(&resolve_version(&store, &args.solution_version)?)?;
     let recent: Vec<(&str, f32)> = args
         .events
         .iter()
