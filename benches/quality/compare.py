@@ -607,7 +607,7 @@ IALS_GRID = {
     "recency_half_life_days": ["0", "1000", "3000"],
 }
 EASE_GRID = {"ease_min_users": ["3", "5", "10"], "ease_lambda": ["100", "200", "300", "500"]}
-IMPLICIT_GRID = {"regularization": [0.3, 1.0, 3.0, 10.0], "alpha": [1.3, 2.0, 4.0]}
+IMPLICIT_GRID = {"regularization": [0.3, 1.0, 3.0, 10.0], "alpha": [1.0, 1.3, 2.0, 4.0]}
 NUMPY_EASE_GRID = [100.0, 300.0, 1000.0, 3000.0]
 
 

@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod arn;
+pub mod blend;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod error;

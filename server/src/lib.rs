@@ -10,7 +10,8 @@
 //!   live campaigns (models swapped atomically), per-dataset-group real-time caches
 //!   ([`realtime`]) and item catalogs ([`catalog`]), and the [`metrics`].
 //! - [`http`]: the router ([`http::routes`]) and AWS-shaped errors; [`runtime`] the runtime
-//!   API, [`events`] the events API, [`control`] the control plane.
+//!   API, [`events`] the events API, [`control`] the control plane, [`opensearch`] the
+//!   OpenSearch re-rank endpoints.
 //!
 //! Connections are capped by a semaphore (`max_connections`), each request by a body limit
 //! (`max_body_bytes`) and a timeout (`request_timeout_ms`). On shutdown the listener closes,
@@ -22,6 +23,7 @@ pub mod control;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod opensearch;
 pub mod realtime;
 pub mod runtime;
 pub mod state;

@@ -422,3 +422,34 @@ fn movielens_through_the_cli() {
     assert_eq!(stats["eventTypes"]["rating"], tests::ML_INTERACTIONS);
     assert_eq!(insights(&doc, "Items")["uniqueIds"], tests::ML_ITEMS);
 }
+
+#[test]
+fn the_default_relative_data_dir_works_in_a_fresh_directory() {
+    // `--data-dir attune-data` (the default) is a one-word relative path: its parent is the
+    // empty path, which must mean the current directory.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("schema.avsc"), INTERACTIONS_SCHEMA).unwrap();
+    fs::write(dir.path().join("data.csv"), interactions_file(&good_rows(1000))).unwrap();
+    let out = tests::attune()
+        .current_dir(dir.path())
+        .args([
+            "import",
+            "--dataset-group",
+            "g",
+            "--dataset-type",
+            "Interactions",
+            "--schema",
+            "schema.avsc",
+            "--file",
+            "data.csv",
+        ])
+        .env_remove("ATTUNE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("attune-data").join("attune-store.json").is_file());
+}

@@ -1133,8 +1133,15 @@ fn fixture_dir() -> PathBuf {
     ))
 }
 
-/// The fixtures: file stem, recipe, hyperparameters.
-const FIXTURES: [(&str, Recipe, &[(&str, &str)]); 4] = [
+/// A fixture: file stem, recipe, hyperparameters.
+type Fixture = (
+    &'static str,
+    Recipe,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The fixtures, one per algorithm.
+const FIXTURES: [Fixture; 4] = [
     (
         "ials",
         Recipe::PersonalizedRanking,

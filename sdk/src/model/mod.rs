@@ -445,7 +445,8 @@ impl Model {
             by_item.sort_unstable();
             if by_item.windows(2).any(|w| w[0].0 == w[1].0) {
                 by_item.dedup_by_key(|e| e.0);
-                let mut firsts: Vec<(usize, u32)> = by_item.into_iter().map(|(i, p)| (p, i)).collect();
+                let mut firsts: Vec<(usize, u32)> =
+                    by_item.into_iter().map(|(i, p)| (p, i)).collect();
                 firsts.sort_unstable();
                 known = firsts;
             }

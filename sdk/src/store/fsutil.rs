@@ -43,7 +43,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Renames `from` to `to` and fsyncs the parent directory so the rename survives a crash.
 pub(crate) fn rename_durable(from: &Path, to: &Path) -> Result<()> {
     fs::rename(from, to).map_err(|e| Error::io(to, e))?;
-    sync_dir(to.parent().unwrap_or(Path::new(".")))
+    match to.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => sync_dir(Path::new(".")),
+    }
 }
 
 /// Fsyncs a directory (its entries).
@@ -55,10 +58,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 /// Creates a directory and its parents, then fsyncs the parent so the entry is durable.
 pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
+    match dir.parent() {
+        // A one-word relative path's parent is the empty path: the current directory.
+        Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new(".")),
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes a value as pretty JSON, atomically.

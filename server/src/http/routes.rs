@@ -5,8 +5,9 @@
 //!    `x-api-key: <key>`): 403 AccessDeniedException otherwise.
 //! 3. A request with `X-Amz-Target: AmazonPersonalize.<Op>` is control plane (any path, POST);
 //!    else the path decides: `POST /personalize-ranking`, `POST /recommendations`,
-//!    `POST /events`, `POST /items`, `POST /users`, `GET /health`, `GET /metrics`. Other paths
-//!    are 404 and other methods 405, both with an AWS-shaped body.
+//!    `POST /events`, `POST /items`, `POST /users`, `POST /opensearch/rerank`,
+//!    `POST /opensearch/scores`, `GET /health`, `GET /metrics`. Other paths are 404 and other
+//!    methods 405, both with an AWS-shaped body.
 //! 4. The body is read up to `max_body_bytes` (413 beyond it) and the whole request must finish
 //!    within `request_timeout` (408 otherwise).
 //! 5. Errors become `{"__type","message"}` plus `x-amzn-ErrorType`; 4xx are not logged, 5xx are
@@ -25,7 +26,7 @@ use tracing::{error, Instrument};
 use super::{ApiError, Failure, Service};
 use crate::metrics::{Route, Series};
 use crate::state::AppState;
-use crate::{control, events, runtime};
+use crate::{control, events, opensearch, runtime};
 
 /// The content type of control-plane responses (awsJson1_1).
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -56,6 +57,8 @@ enum Target {
     Events,
     Items,
     Users,
+    OpenSearchRerank,
+    OpenSearchScores,
     Health,
     Metrics,
 }
@@ -69,6 +72,8 @@ impl Target {
             Target::Events => Route::Events,
             Target::Items => Route::Items,
             Target::Users => Route::Users,
+            // Campaign-level series are the campaign's ranking series; see crate::opensearch.
+            Target::OpenSearchRerank | Target::OpenSearchScores => Route::Ranking,
             Target::Health => Route::Health,
             Target::Metrics => Route::Metrics,
         }
@@ -79,7 +84,10 @@ impl Target {
             Target::Control(_) => Service::Control,
             Target::Ranking | Target::Recommendations => Service::Runtime,
             Target::Events | Target::Items | Target::Users => Service::Events,
-            Target::Health | Target::Metrics => Service::Attune,
+            Target::OpenSearchRerank
+            | Target::OpenSearchScores
+            | Target::Health
+            | Target::Metrics => Service::Attune,
         }
     }
 }
@@ -121,6 +129,8 @@ fn target<B>(req: &Request<B>) -> Result<Target, ApiError> {
         "/events" => (Target::Events, Method::POST),
         "/items" => (Target::Items, Method::POST),
         "/users" => (Target::Users, Method::POST),
+        "/opensearch/rerank" => (Target::OpenSearchRerank, Method::POST),
+        "/opensearch/scores" => (Target::OpenSearchScores, Method::POST),
         "/health" => (Target::Health, Method::GET),
         "/metrics" => (Target::Metrics, Method::GET),
         "/" if method == Method::POST => {
@@ -397,6 +407,8 @@ where
             state, &body, series,
         )?)),
         Target::Recommendations => Ok(ok_json(runtime::recommendations(state, &body, series)?)),
+        Target::OpenSearchRerank => Ok(ok_json(opensearch::rerank(state, &body, series)?)),
+        Target::OpenSearchScores => Ok(ok_json(opensearch::scores(state, &body, series)?)),
         Target::Events => events::put_events(Arc::clone(state), body)
             .await
             .map(|()| empty()),
