@@ -598,8 +598,8 @@ POP = "attune-popularity-count"
 
 # Chosen by `--tune` on the validation splits (README.md has the grids): implicit's best
 # regularization and alpha at 64 factors and 15 iterations, EASE's best λ (all items).
-IMPLICIT_TUNED = {"factors": 64, "regularization": 3.0, "alpha": 2.0, "iterations": 15}
-EASE_TUNED_LAMBDA = 300.0
+IMPLICIT_TUNED = {"factors": 64, "regularization": 0.3, "alpha": 1.3, "iterations": 15}
+EASE_TUNED_LAMBDA = 100.0
 
 IALS_GRID = {
     "regularization": ["0.3", "1", "3", "10"],
@@ -607,7 +607,7 @@ IALS_GRID = {
     "recency_half_life_days": ["0", "1000", "3000"],
 }
 EASE_GRID = {"ease_min_users": ["3", "5", "10"], "ease_lambda": ["100", "200", "300", "500"]}
-IMPLICIT_GRID = {"regularization": [0.3, 1.0, 3.0, 10.0], "alpha": [1.0, 1.3, 2.0, 4.0]}
+IMPLICIT_GRID = {"regularization": [0.1, 0.3, 1.0, 3.0, 10.0], "alpha": [1.0, 1.3, 2.0, 4.0]}
 NUMPY_EASE_GRID = [100.0, 300.0, 1000.0, 3000.0]
 
 
@@ -623,6 +623,14 @@ def label(hp):
     return ", ".join(f"{k}={v}" for k, v in hp.items())
 
 
+def combined(results):
+    """The selection score of each setting: the mean over NDCG@10, NDCG@25 and MRR@25 of its
+    mean over the splits divided by the best such mean in the grid (1 = best on all three)."""
+    means = {name: [mean_se(f[m] for f in folds)[0] for m in METRICS[:3]] for name, folds in results.items()}
+    best = [max(v[k] for v in means.values()) for k in range(3)]
+    return {name: sum(v[k] / best[k] for k in range(3)) / 3 for name, v in means.items()}
+
+
 def tune(ctx):
     """Validation grids (splits carved from each fold's training users): Attune's iALS and EASE
     settings, implicit's, and the numpy EASE baseline's λ. Prints one table per grid, with the
@@ -632,25 +640,27 @@ def tune(ctx):
     sections = []
 
     def report(title, results):
+        """A table sorted by the combined score; returns the best setting's name."""
+        score = combined(results)
         best_per_fold = defaultdict(int)
         for k in range(len(paths)):
             best = max(results, key=lambda name: results[name][k]["normalized_discounted_cumulative_gain_at_10"])
             best_per_fold[best] += 1
         rows = []
-        for name, folds in sorted(
-            results.items(),
-            key=lambda kv: -mean_se(f["normalized_discounted_cumulative_gain_at_10"] for f in kv[1])[0],
-        ):
+        for name, folds in sorted(results.items(), key=lambda kv: -score[kv[0]]):
             rows.append(
                 [name]
                 + [fmt(*mean_se(f[m] for f in folds)) for m in METRICS[:3]]
-                + [best_per_fold.get(name, 0)]
+                + [f"{score[name]:.4f}", best_per_fold.get(name, 0)]
             )
+        best = max(score, key=score.get)
         sections.append(
             f"### {title}\n\n"
-            + table(rows, ["setting"] + [SHORT[m] for m in METRICS[:3]] + ["folds best (NDCG@10)"])
+            + table(rows, ["setting"] + [SHORT[m] for m in METRICS[:3]] + ["combined", "folds best (NDCG@10)"])
+            + f"\n\nBest: {best}."
         )
-        print(sections[-1] + "\n", flush=True)
+        log(sections[-1] + "\n")
+        return best
 
     results = {}
     for hp in grid(IALS_GRID):
@@ -659,7 +669,7 @@ def tune(ctx):
         results[label({k: v for k, v in hp.items() if k != "algorithm"})] = cache.get(
             key, lambda: attune_folds(attune, PR, hp, paths)
         )
-    report("Attune iALS (64 factors, 15 iterations), validation", results)
+    picks = {"ials": report("Attune iALS (64 factors, 15 iterations), validation", results)}
 
     results = {}
     for hp in grid(EASE_GRID):
@@ -668,17 +678,19 @@ def tune(ctx):
         results[label({k: v for k, v in hp.items() if k != "algorithm"})] = cache.get(
             key, lambda: attune_folds(attune, PR, hp, paths)
         )
-    report("Attune EASE (no recency decay), validation", results)
+    picks["ease"] = report("Attune EASE (no recency decay), validation", results)
 
-    results = {}
+    results, settings = {}, {}
     for hp in grid(IMPLICIT_GRID):
         full = dict(IMPLICIT_TUNED, **hp)
         key = f"implicit|{label(full)}|validation"
+        settings[label(hp)] = full
         results[label(hp)] = cache.get(
             key,
             lambda: [metrics(s.test, implicit_recs(data, s, full, ctx["threads"]), data.n_items) for s in splits],
         )
-    report("implicit AlternatingLeastSquares (64 factors, 15 iterations), validation", results)
+    best = report("implicit AlternatingLeastSquares (64 factors, 15 iterations), validation", results)
+    picks["implicit"] = settings[best]
 
     results = {}
     missing = [lam for lam in NUMPY_EASE_GRID if f"ease-numpy|{lam}|validation" not in cache.data]
@@ -691,8 +703,9 @@ def tune(ctx):
             cache.get(f"ease-numpy|{lam}|validation", lambda: per_lam[lam])
     for lam in NUMPY_EASE_GRID:
         results[f"λ={lam:g}"] = cache.data[f"ease-numpy|{lam}|validation"]
-    report("EASE baseline (numpy, all items), validation", results)
-    return sections
+    best = report("EASE baseline (numpy, all items), validation", results)
+    picks["numpy_ease"] = next(lam for lam in NUMPY_EASE_GRID if f"λ={lam:g}" == best)
+    return sections, picks
 
 
 def test_folds(ctx):
@@ -903,7 +916,16 @@ def main():
         cross_check(ctx),
     ]
     if args.tune:
-        out += tune(ctx)
+        sections, picks = tune(ctx)
+        out += sections
+        global IMPLICIT_TUNED, EASE_TUNED_LAMBDA
+        if picks["implicit"] != IMPLICIT_TUNED or picks["numpy_ease"] != EASE_TUNED_LAMBDA:
+            log(f"note: the validation picks {picks} differ from the constants; using the picks")
+        IMPLICIT_TUNED, EASE_TUNED_LAMBDA = picks["implicit"], picks["numpy_ease"]
+        out.append(
+            f"Validation picks: Attune iALS {picks['ials']}; Attune EASE {picks['ease']}; "
+            f"implicit {label(picks['implicit'])}; EASE baseline λ={picks['numpy_ease']:g}."
+        )
     if "quality" not in skip:
         _, sections = test_folds(ctx)
         out += sections

@@ -139,9 +139,7 @@ impl ItemIdField {
                 let source = hit.get("_source")?;
                 match source.get(field.as_str()) {
                     Some(v) => v,
-                    None => field
-                        .split('.')
-                        .try_fold(source, |v, key| v.get(key))?,
+                    None => field.split('.').try_fold(source, |v, key| v.get(key))?,
                 }
             }
         };
@@ -194,8 +192,7 @@ fn opt_string(name: &str, v: Option<Value>) -> Result<Option<String>, ConfigErro
 }
 
 fn required_string(name: &str, v: Option<Value>) -> Result<String, ConfigError> {
-    opt_string(name, v)?
-        .ok_or_else(|| ConfigError::property(name, "required property is missing"))
+    opt_string(name, v)?.ok_or_else(|| ConfigError::property(name, "required property is missing"))
 }
 
 fn opt_bool(name: &str, v: Option<Value>) -> Result<bool, ConfigError> {
@@ -240,7 +237,10 @@ fn parse_weight(v: Option<&Value>) -> Result<f64, ConfigError> {
     parsed.ok_or_else(|| {
         ConfigError::property(
             "weight",
-            format!("property cannot be converted to a double [{}]", java::text(v)),
+            format!(
+                "property cannot be converted to a double [{}]",
+                java::text(v)
+            ),
         )
     })
 }
@@ -328,8 +328,10 @@ impl ProcessorConfig {
         // The factory's reads, in its order.
         let campaign_arn = required_string("campaign_arn", campaign_arn)?;
         let iam_role_arn = opt_string("iam_role_arn", iam_role_arn)?;
-        let external_account_iam_role_arn =
-            opt_string("external_account_iam_role_arn", external_account_iam_role_arn)?;
+        let external_account_iam_role_arn = opt_string(
+            "external_account_iam_role_arn",
+            external_account_iam_role_arn,
+        )?;
         let recipe_name = required_string("recipe", recipe)?;
         let item_id_field = opt_string("item_id_field", item_id_field)?;
         let aws_region = opt_string("aws_region", aws_region)?;

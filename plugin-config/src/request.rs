@@ -69,7 +69,10 @@ impl RequestParameters {
             Some(other) => return Err(wrong_type("context", &other)),
         };
         let user_id = user_id.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            ConfigError::property("user_id", "required Personalize request parameter is missing")
+            ConfigError::property(
+                "user_id",
+                "required Personalize request parameter is missing",
+            )
         })?;
         let context = context
             .into_iter()

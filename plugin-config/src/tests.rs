@@ -94,7 +94,9 @@ fn the_shipped_pipeline_validates() {
     let template = parse("template", files::INDEX_TEMPLATE);
     let props = &template["template"]["mappings"]["properties"];
     assert_eq!(props[c.item_id_field.name()]["type"], "keyword");
-    assert!(template["index_patterns"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(template["index_patterns"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
 }
 
 #[test]
@@ -107,7 +109,10 @@ fn the_guide_example_shape_validates() {
     );
     // Weight as a number, bounds included; v2 recipe; optional fields absent.
     for (w, expected) in [(json!(0), 0.0), (json!(1), 1.0), (json!(0.25), 0.25)] {
-        assert_eq!(check(with(json!({ "weight": w }))).unwrap().weight, expected);
+        assert_eq!(
+            check(with(json!({ "weight": w }))).unwrap().weight,
+            expected
+        );
     }
     assert!(check(with(json!({"weight": "0"}))).unwrap().is_noop());
     let c = check(json!({
@@ -124,7 +129,11 @@ fn the_guide_example_shape_validates() {
     for f in [json!(""), json!("  "), json!("_id"), Value::Null] {
         let mut v = good();
         v["item_id_field"] = f.clone();
-        assert_eq!(check(v).unwrap().item_id_field, ItemIdField::DocumentId, "{f}");
+        assert_eq!(
+            check(v).unwrap().item_id_field,
+            ItemIdField::DocumentId,
+            "{f}"
+        );
     }
     // The raw form round-trips through serde.
     let raw: RawProcessorConfig = serde_json::from_value(good()).unwrap();
@@ -239,9 +248,15 @@ fn bad_configurations_get_the_java_messages() {
     let err = check(with(json!({"campaign_arn": "x", "weight": "w"}))).unwrap_err();
     assert!(err.starts_with("[weight] property cannot"), "{err}");
     // Value errors in Java's order: weight, campaign, role, recipe; unknown parameters last.
-    let err = check(with(json!({"campaign_arn": "x", "weight": 2, "recipe": "r"}))).unwrap_err();
+    let err = check(with(
+        json!({"campaign_arn": "x", "weight": 2, "recipe": "r"}),
+    ))
+    .unwrap_err();
     assert!(err.starts_with("[weight] invalid value"), "{err}");
-    let err = check(with(json!({"campaign_arn": "x", "recipe": "r", "extra": 1}))).unwrap_err();
+    let err = check(with(
+        json!({"campaign_arn": "x", "recipe": "r", "extra": 1}),
+    ))
+    .unwrap_err();
     assert!(err.starts_with("[campaign_arn]"), "{err}");
     // The error names its property.
     let err = ProcessorConfig::from_json(&with(json!({"weight": 3}))).unwrap_err();
@@ -268,7 +283,10 @@ fn pipelines_are_read_processor_by_processor() {
         ]
     });
     let configs = processors_in_pipeline(&two).unwrap();
-    assert_eq!(configs.iter().map(|c| c.weight).collect::<Vec<_>>(), [0.3, 0.0]);
+    assert_eq!(
+        configs.iter().map(|c| c.weight).collect::<Vec<_>>(),
+        [0.3, 0.0]
+    );
     assert!(processors_in_pipeline(&json!({"description": "none"}))
         .unwrap()
         .is_empty());
@@ -373,7 +391,10 @@ fn item_ids_come_from_the_configured_field() {
         ItemIdField::parse(Some("item_id")).extract(&json!({"_id": "d"})),
         None
     );
-    assert_eq!(ItemIdField::DocumentId.extract(&json!({"_source": {}})), None);
+    assert_eq!(
+        ItemIdField::DocumentId.extract(&json!({"_source": {}})),
+        None
+    );
     assert_eq!(ItemIdField::parse(Some("x")).name(), "x");
 }
 
@@ -390,10 +411,9 @@ fn stock_route_files_fit_together() {
     assert_eq!(action["action_type"], "predict");
     let url = action["url"].as_str().unwrap();
     assert!(url.ends_with(SCORES_PATH), "{url}");
-    let regex = settings["persistent"]["plugins.ml_commons.trusted_connector_endpoints_regex"]
-        [0]
-    .as_str()
-    .unwrap();
+    let regex = settings["persistent"]["plugins.ml_commons.trusted_connector_endpoints_regex"][0]
+        .as_str()
+        .unwrap();
     assert_eq!(regex, r"^http://127\.0\.0\.1:8080/.*$");
     assert!(url.starts_with("http://127.0.0.1:8080/"));
     // ML Commons 2.x refuses a connector without a credential.

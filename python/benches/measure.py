@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List
 
 import attune
 
@@ -32,7 +32,7 @@ def per_call(f: Callable[[], object], seconds: float = 3.0) -> float:
         if time.perf_counter() - t > 0.05:
             break
         n *= 2
-    samples: List[float] = []
+    samples: list[float] = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         t = time.perf_counter()
@@ -65,7 +65,7 @@ def rank() -> None:
             ("known_user_50_recent", user, recent),
             ("anonymous_50_recent", "anonymous-session", recent),
         ]:
-            t = per_call(lambda: model.rank(user_id, candidates, events))
+            t = per_call(lambda m=model, u=user_id, c=candidates, e=events: m.rank(u, c, e))
             print(f"rank/{algorithm}_500_candidates/{case}: {t * 1e6:.1f} µs per call")
 
 
@@ -112,9 +112,7 @@ def import_frame() -> None:
     t = time.perf_counter()
     ds.import_csv(work / "frame.csv", progress=False)
     took = time.perf_counter() - t
-    print(
-        f"to_csv + import_csv: {wrote:.2f} s + {took:.2f} s ({n / (wrote + took):,.0f} rows/s)"
-    )
+    print(f"to_csv + import_csv: {wrote:.2f} s + {took:.2f} s ({n / (wrote + took):,.0f} rows/s)")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import attune
 import pandas as pd
 
-import attune
-
 REPO = Path(__file__).resolve().parents[2]
-movielens = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data" / "ml-latest-small"
+movielens = (
+    Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data" / "ml-latest-small"
+)
 data_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp()) / "attune-data"
 if not (movielens / "ratings.csv").is_file():
     sys.exit(f"MovieLens is not at {movielens}: give its folder as the first argument")
@@ -36,7 +37,12 @@ print(store)
 
 # %% Interactions: ratings as events of type "rating", the rating as EVENT_VALUE
 ratings = pd.read_csv(movielens / "ratings.csv").rename(
-    columns={"userId": "USER_ID", "movieId": "ITEM_ID", "rating": "EVENT_VALUE", "timestamp": "TIMESTAMP"}
+    columns={
+        "userId": "USER_ID",
+        "movieId": "ITEM_ID",
+        "rating": "EVENT_VALUE",
+        "timestamp": "TIMESTAMP",
+    }
 )
 ratings["EVENT_TYPE"] = "rating"
 store.create_schema(
@@ -81,7 +87,7 @@ store.create_schema(
 )
 items = store.create_dataset("movielens", "Items", "movielens-items")
 items.import_dataframe(movies)
-titles = dict(zip(movies["ITEM_ID"].astype(str), movies["TITLE"]))
+titles = dict(zip(movies["ITEM_ID"].astype(str), movies["TITLE"], strict=True))
 
 # %% Bad data is refused with the row and column, and nothing is stored
 broken = ratings.head(2000).astype({"TIMESTAMP": object})
@@ -117,7 +123,9 @@ print(metrics[["precision_at_10", "normalized_discounted_cumulative_gain_at_10",
 # %% The same protocol on another split: 3 folds of disjoint test users
 for k, split in enumerate(store.export_splits("ranking", folds=3)):
     scores = {s: store.evaluate(s, split=split, progress=False) for s in ["ranking", "popular"]}
-    ndcg = {s: round(m["normalized_discounted_cumulative_gain_at_10"], 4) for s, m in scores.items()}
+    ndcg = {
+        s: round(m["normalized_discounted_cumulative_gain_at_10"], 4) for s, m in scores.items()
+    }
     print(f"fold {k}: NDCG@10 {ndcg}")
 
 # %% Rank candidates for a user, in-process (what GetPersonalizedRanking returns)

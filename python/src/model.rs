@@ -202,15 +202,6 @@ impl PyModel {
         to_py(py, &metrics)
     }
 
-    fn _rust_rank_seconds(&self, user_id: &str, items: Vec<String>, recent: Vec<String>, n: usize) -> (f64, f64, f64) {
-        let input: Vec<&str> = items.iter().map(|s| s.as_str()).collect();
-        let recent: Vec<(&str, f32)> = recent.iter().map(|s| (s.as_str(), 1.0)).collect();
-        let t = std::time::Instant::now();
-        for _ in 0..n { std::hint::black_box(self.inner.rank(user_id, &recent, &input)); }
-        let rank = t.elapsed().as_secs_f64() / n as f64;
-        (rank, 0.0, 0.0)
-    }
-
     fn __repr__(&self) -> String {
         format!(
             "Model(recipe={:?}, algorithm={:?}, items={}, users={})",

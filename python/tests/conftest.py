@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator
-
-import pytest
+from typing import Any
 
 import attune
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MOVIELENS = ROOT.parent / "shared" / "data" / "ml-latest-small"
 
-INTERACTIONS_SCHEMA: Dict[str, Any] = {
+INTERACTIONS_SCHEMA: dict[str, Any] = {
     "type": "record",
     "name": "Interactions",
     "namespace": "com.amazonaws.personalize.schema",
@@ -27,7 +27,7 @@ INTERACTIONS_SCHEMA: Dict[str, Any] = {
     "version": "1.0",
 }
 
-ITEMS_SCHEMA: Dict[str, Any] = {
+ITEMS_SCHEMA: dict[str, Any] = {
     "type": "record",
     "name": "Items",
     "namespace": "com.amazonaws.personalize.schema",
@@ -59,13 +59,13 @@ def store(tmp_path: Path) -> attune.Store:
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The synthetic dataset (CSV files and schemas), written once per run."""
     out = tmp_path_factory.mktemp("generated")
     return dict(attune.generate(out, users=300, items=400, interactions=20_000, seed=7))
 
 
-def load_generated(store: attune.Store, generated: Dict[str, Any], group: str = "g") -> None:
+def load_generated(store: attune.Store, generated: dict[str, Any], group: str = "g") -> None:
     """Imports the synthetic interactions, items and users into a new group."""
     store.create_dataset_group(group)
     for ty, csv, schema in [
@@ -79,14 +79,16 @@ def load_generated(store: attune.Store, generated: Dict[str, Any], group: str = 
 
 
 @pytest.fixture
-def loaded(store: attune.Store, generated: Dict[str, Any]) -> attune.Store:
+def loaded(store: attune.Store, generated: dict[str, Any]) -> attune.Store:
     """A store whose group `g` holds the synthetic data."""
     load_generated(store, generated)
     return store
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, generated: Dict[str, Any]) -> Iterator[attune.Store]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, generated: dict[str, Any]
+) -> Iterator[attune.Store]:
     """A store with the synthetic data and one ACTIVE version of `ranking` (iALS), `sims`
     (Similar-Items) and `popular` (Popularity-Count). Tests must not change it."""
     store = attune.Store(tmp_path_factory.mktemp("trained") / "data")

@@ -3,9 +3,8 @@ sdk/src/store/campaigns.rs)."""
 
 from __future__ import annotations
 
-import pytest
-
 import attune
+import pytest
 
 
 def test_create_describe_update_delete(trained: attune.Store) -> None:

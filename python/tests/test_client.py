@@ -10,12 +10,12 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
-
-import pytest
+from typing import Any
 
 import attune
+import pytest
 from conftest import FAST_RANKING, ROOT, load_generated
 
 BINARY = Path(os.environ.get("ATTUNE_BIN", ROOT / "target" / "debug" / "attune"))
@@ -41,8 +41,8 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        self.output: List[str] = []
+        lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
 
         def pump() -> None:
             assert self.process.stdout is not None
@@ -77,7 +77,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory, generated: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory, generated: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     """A store with a trained ranking model deployed as a campaign and an event tracker, and a
     server started on it afterwards (so it serves the campaign from its first request)."""
     store = attune.Store(tmp_path_factory.mktemp("served") / "data")
@@ -99,7 +101,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, generated: Dict[str, Any]
         server.stop()
 
 
-def test_ranking_through_the_server_matches_the_model(deployed: Dict[str, Any]) -> None:
+def test_ranking_through_the_server_matches_the_model(deployed: dict[str, Any]) -> None:
     client: attune.Client = deployed["client"]
     items = [f"i{k}" for k in range(1, 80)] + ["not-an-item"]
     response = client.get_personalized_ranking(deployed["campaign"], "u7", items)
@@ -107,13 +109,13 @@ def test_ranking_through_the_server_matches_the_model(deployed: Dict[str, Any]) 
     served = [(p["itemId"], p.get("score")) for p in response["personalizedRanking"]]
     local = deployed["model"].rank("u7", items)
     assert [i for i, _ in served] == [i for i, _ in local]
-    for (_, a), (_, b) in zip(served, local):
+    for (_, a), (_, b) in zip(served, local, strict=True):
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             assert a == pytest.approx(b, rel=1e-3, abs=1e-6)
 
 
-def test_put_events_through_the_server(deployed: Dict[str, Any]) -> None:
+def test_put_events_through_the_server(deployed: dict[str, Any]) -> None:
     client: attune.Client = deployed["client"]
     client.put_events(
         deployed["tracking_id"],
@@ -128,7 +130,7 @@ def test_put_events_through_the_server(deployed: Dict[str, Any]) -> None:
     assert e.value.error_type == "InvalidInputException"  # type: ignore[attr-defined]
 
 
-def test_errors_map_to_the_exception_classes(deployed: Dict[str, Any]) -> None:
+def test_errors_map_to_the_exception_classes(deployed: dict[str, Any]) -> None:
     client: attune.Client = deployed["client"]
     missing = deployed["campaign"].rsplit("/", 1)[0] + "/no-such-campaign"
     with pytest.raises(attune.NotFoundError):

@@ -4,11 +4,10 @@ bookkeeping, and the CLI's validation and error reporting."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
-
-import pytest
+from typing import Any
 
 import attune
+import pytest
 from conftest import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
 
@@ -18,7 +17,7 @@ def interactions(store: attune.Store) -> attune.Dataset:
     return store.create_dataset("g", "Interactions", "g-i")
 
 
-def rows(n: int) -> List[Dict[str, Any]]:
+def rows(n: int) -> list[dict[str, Any]]:
     return [
         {
             "USER_ID": f"u{k % 50}",
@@ -31,11 +30,11 @@ def rows(n: int) -> List[Dict[str, Any]]:
     ]
 
 
-def write_csv(path: Path, records: List[Dict[str, Any]]) -> Path:
+def write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
     lines = ["USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP"]
     for r in records:
         value = "" if r["EVENT_VALUE"] is None else str(r["EVENT_VALUE"])
-        lines.append(f'{r["USER_ID"]},{r["ITEM_ID"]},{r["EVENT_TYPE"]},{value},{r["TIMESTAMP"]}')
+        lines.append(f"{r['USER_ID']},{r['ITEM_ID']},{r['EVENT_TYPE']},{value},{r['TIMESTAMP']}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -111,7 +110,7 @@ def test_import_records(store: attune.Store) -> None:
 
 def test_bad_records_are_reported_by_position_and_column(store: attune.Store) -> None:
     ds = interactions(store)
-    data: List[Dict[str, Any]] = rows(1200)
+    data: list[dict[str, Any]] = rows(1200)
     data[2]["TIMESTAMP"] = 1.5
     data[4] = {k: v for k, v in data[4].items() if k != "EVENT_TYPE"}
     data[6]["EXTRA"] = 1

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import attune
+import pytest
 from conftest import INTERACTIONS_SCHEMA
 
 FAMILIES = [

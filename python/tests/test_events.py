@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import attune
+import pytest
 
 
 def test_put_events_items_and_users(loaded: attune.Store) -> None:
@@ -32,7 +31,13 @@ def test_put_events_items_and_users(loaded: attune.Store) -> None:
     assert after["EVENT_VALUE"][-1] == 9.5
 
     items = loaded.dataset("g", "Items")
-    props = {"genres": "Drama", "price": 3.5, "brand": "Acme", "creationTimestamp": 1_700_000_000, "title": "New"}
+    props = {
+        "genres": "Drama",
+        "price": 3.5,
+        "brand": "Acme",
+        "creationTimestamp": 1_700_000_000,
+        "title": "New",
+    }
     loaded.put_items(items, [{"itemId": "brand-new", "properties": props}])
     other = dict(props, genres="Comedy", title="Other")
     loaded.put_items(items.arn, [{"itemId": "other", "properties": json.dumps(other)}])
@@ -41,13 +46,17 @@ def test_put_events_items_and_users(loaded: attune.Store) -> None:
     assert back["GENRES"][-2:] == ["Drama", "Comedy"]
 
     users = loaded.dataset("g", "Users")
-    loaded.put_users(users, [{"userId": "new-user", "properties": {"age": 33, "membership": "premium"}}])
+    loaded.put_users(
+        users, [{"userId": "new-user", "properties": {"age": 33, "membership": "premium"}}]
+    )
     assert users.read()["USER_ID"][-1] == "new-user"
 
 
 def test_put_calls_are_validated_like_the_api(loaded: attune.Store) -> None:
     tracker = loaded.create_event_tracker("g", "tracker")
-    with pytest.raises(attune.InvalidInputError, match="is not the trackingId of any event tracker"):
+    with pytest.raises(
+        attune.InvalidInputError, match="is not the trackingId of any event tracker"
+    ):
         loaded.put_events("nope", "s", [{"eventType": "click", "sentAt": 1, "itemId": "i"}])
     with pytest.raises(attune.InvalidInputError, match=r"eventList: must have 1-10"):
         loaded.put_events(tracker["trackingId"], "s", [])

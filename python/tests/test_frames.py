@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import attune
 import numpy as np
 import pandas as pd
 import pytest
-
-import attune
 from conftest import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
 
@@ -36,7 +33,11 @@ def interactions(store: attune.Store) -> attune.Dataset:
 def test_dataframe_round_trip(interactions: attune.Dataset) -> None:
     df = frame(5000)
     job = interactions.import_dataframe(df, job_name="df", progress=False)
-    assert (job["status"], job["rowsImported"], job["dataLocation"]) == ("ACTIVE", 5000, "DataFrame")
+    assert (job["status"], job["rowsImported"], job["dataLocation"]) == (
+        "ACTIVE",
+        5000,
+        "DataFrame",
+    )
     back = interactions.to_dataframe()
     assert list(back.columns) == interactions.columns
     expected = df.assign(USER_ID=df["USER_ID"].astype(str))[interactions.columns]
@@ -48,7 +49,9 @@ def test_dataframe_round_trip(interactions: attune.Dataset) -> None:
 
 def test_column_order_and_datetimes(interactions: attune.Dataset) -> None:
     df = frame(1000)
-    df["TIMESTAMP"] = pd.to_datetime(df["TIMESTAMP"], unit="s", utc=True).dt.tz_convert("Europe/Paris")
+    df["TIMESTAMP"] = pd.to_datetime(df["TIMESTAMP"], unit="s", utc=True).dt.tz_convert(
+        "Europe/Paris"
+    )
     df = df[["TIMESTAMP", "EVENT_VALUE", "EVENT_TYPE", "ITEM_ID", "USER_ID"]]
     interactions.import_dataframe(df, progress=False)
     back = interactions.read()
@@ -59,7 +62,9 @@ def test_nullable_and_string_dtypes(interactions: attune.Dataset) -> None:
     df = frame(1000)
     df["USER_ID"] = df["USER_ID"].astype("Int64").astype("string")
     df["EVENT_TYPE"] = df["EVENT_TYPE"].astype("category")
-    df["EVENT_VALUE"] = pd.array([None if v != v else v for v in df["EVENT_VALUE"]], dtype="Float64")
+    df["EVENT_VALUE"] = pd.array(
+        [None if pd.isna(v) else v for v in df["EVENT_VALUE"]], dtype="Float64"
+    )
     interactions.import_dataframe(df, progress=False)
     back = interactions.read()
     assert back["USER_ID"][:3] == ["0", "1", "2"]
@@ -96,7 +101,9 @@ def test_float_timestamps_that_are_whole_numbers_follow_the_csv_rule(
 
 
 def test_missing_and_extra_columns(interactions: attune.Dataset) -> None:
-    with pytest.raises(attune.InvalidInputError, match=r"missing the following columns:\[TIMESTAMP\]"):
+    with pytest.raises(
+        attune.InvalidInputError, match=r"missing the following columns:\[TIMESTAMP\]"
+    ):
         interactions.import_dataframe(frame(1000).drop(columns=["TIMESTAMP"]), progress=False)
     with pytest.raises(attune.InvalidInputError, match="column EXTRA is not a field"):
         interactions.import_dataframe(frame(1000).assign(EXTRA=1), progress=False)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import List
-
-import pytest
 
 import attune
+import pytest
 
 
 @pytest.fixture(scope="module")
@@ -15,9 +13,9 @@ def ranking(trained: attune.Store) -> attune.Model:
     return trained.load_model("ranking")
 
 
-def user_history(trained: attune.Store, user: str) -> List[str]:
+def user_history(trained: attune.Store, user: str) -> list[str]:
     data = trained.dataset("g", "Interactions").read()
-    return [i for u, i in zip(data["USER_ID"], data["ITEM_ID"]) if u == user]
+    return [i for u, i in zip(data["USER_ID"], data["ITEM_ID"], strict=True) if u == user]
 
 
 def test_model_properties(trained: attune.Store, ranking: attune.Model) -> None:

@@ -5,12 +5,12 @@ with the Personalize protocol, rank and find similar films, with sensible result
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, Iterator, List, Set
-
-import pandas as pd
-import pytest
+from collections.abc import Iterator
+from typing import Any
 
 import attune
+import pandas as pd
+import pytest
 from conftest import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, movielens_or_skip
 
 NDCG = "normalized_discounted_cumulative_gain_at_10"
@@ -18,17 +18,24 @@ PRECISION = "precision_at_10"
 
 
 @pytest.fixture(scope="module")
-def ml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
+def ml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     src = movielens_or_skip("the MovieLens notebook flow")
     store = attune.Store(tmp_path_factory.mktemp("movielens") / "data")
     store.create_dataset_group("ml")
 
     ratings = pd.read_csv(src / "ratings.csv").rename(
-        columns={"userId": "USER_ID", "movieId": "ITEM_ID", "rating": "EVENT_VALUE", "timestamp": "TIMESTAMP"}
+        columns={
+            "userId": "USER_ID",
+            "movieId": "ITEM_ID",
+            "rating": "EVENT_VALUE",
+            "timestamp": "TIMESTAMP",
+        }
     )
     ratings["EVENT_TYPE"] = "rating"
     store.create_schema("ml-interactions", INTERACTIONS_SCHEMA)
-    store.create_dataset("ml", "Interactions", "ml-interactions").import_dataframe(ratings, progress=False)
+    store.create_dataset("ml", "Interactions", "ml-interactions").import_dataframe(
+        ratings, progress=False
+    )
 
     movies = pd.read_csv(src / "movies.csv").rename(
         columns={"movieId": "ITEM_ID", "title": "TITLE", "genres": "GENRES"}
@@ -40,15 +47,18 @@ def ml(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     store.create_solution("ranking", "ml", hyperparameters={"algorithm": "ials"})
     store.create_solution("similar", "ml", "attune-similar-items")
     store.create_solution("popular", "ml", "attune-popularity-count")
-    versions = {s: store.create_solution_version(s, progress=False) for s in ["ranking", "similar", "popular"]}
+    versions = {
+        s: store.create_solution_version(s, progress=False)
+        for s in ["ranking", "similar", "popular"]
+    }
     genres = {
         str(i): set(g.split("|")) if isinstance(g, str) else set()
-        for i, g in zip(movies["ITEM_ID"], movies["GENRES"])
+        for i, g in zip(movies["ITEM_ID"], movies["GENRES"], strict=True)
     }
     yield {"store": store, "versions": versions, "genres": genres, "ratings": ratings}
 
 
-def test_imported_data_and_insights(ml: Dict[str, Any]) -> None:
+def test_imported_data_and_insights(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
     assert store.dataset("ml", "Interactions").bulk_rows() == 100_836
     assert store.dataset("ml", "Items").bulk_rows() == 9_742
@@ -59,7 +69,7 @@ def test_imported_data_and_insights(ml: Dict[str, Any]) -> None:
     assert not [f for f in ins["findings"] if f["severity"] == "error"]
 
 
-def test_metrics_beat_popularity(ml: Dict[str, Any]) -> None:
+def test_metrics_beat_popularity(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
     metric = {s: store.solution_metrics(v["solutionVersionArn"]) for s, v in ml["versions"].items()}
     for s in ["ranking", "similar"]:
@@ -67,7 +77,7 @@ def test_metrics_beat_popularity(ml: Dict[str, Any]) -> None:
         assert metric[s][PRECISION] > metric["popular"][PRECISION], (s, metric)
 
 
-def test_evaluate_with_the_personalize_protocol(ml: Dict[str, Any]) -> None:
+def test_evaluate_with_the_personalize_protocol(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
     [split] = store.export_splits("ranking")
     assert len(split["testUsers"]) >= 55  # 10% of 610 users
@@ -79,7 +89,7 @@ def test_evaluate_with_the_personalize_protocol(ml: Dict[str, Any]) -> None:
     assert ranking[NDCG] == pytest.approx(recorded[NDCG], rel=1e-3)
 
 
-def test_ranking_puts_the_next_films_first(ml: Dict[str, Any]) -> None:
+def test_ranking_puts_the_next_films_first(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
     [split] = store.export_splits("popular")
     model = store.load_model(ml["versions"]["ranking"]["solutionVersionArn"])
@@ -101,9 +111,9 @@ def test_ranking_puts_the_next_films_first(ml: Dict[str, Any]) -> None:
     assert auc > 0.75, auc
 
 
-def test_similar_films_share_genres(ml: Dict[str, Any]) -> None:
+def test_similar_films_share_genres(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
-    genres: Dict[str, Set[str]] = ml["genres"]
+    genres: dict[str, set[str]] = ml["genres"]
     model = store.load_model("similar")
     films = model.popular(200)
     shared = pairs = 0
@@ -113,15 +123,18 @@ def test_similar_films_share_genres(ml: Dict[str, Any]) -> None:
             pairs += 1
     rng = random.Random(9)
     catalog = list(genres)
-    chance = sum(bool(genres[rng.choice(catalog)] & genres[rng.choice(catalog)]) for _ in range(20_000)) / 20_000
+    chance = (
+        sum(bool(genres[rng.choice(catalog)] & genres[rng.choice(catalog)]) for _ in range(20_000))
+        / 20_000
+    )
     assert shared / pairs > chance + 0.2, (shared / pairs, chance)
 
 
-def test_top_n_skips_what_the_user_rated(ml: Dict[str, Any]) -> None:
+def test_top_n_skips_what_the_user_rated(ml: dict[str, Any]) -> None:
     store: attune.Store = ml["store"]
     ratings: pd.DataFrame = ml["ratings"]
     model = store.load_model("ranking")
-    rated: List[str] = ratings.loc[ratings["USER_ID"] == 1, "ITEM_ID"].astype(str).tolist()
+    rated: list[str] = ratings.loc[ratings["USER_ID"] == 1, "ITEM_ID"].astype(str).tolist()
     top = model.top_n("1", 25)
     assert len(top) == 25
     assert not set(rated) & {i for i, _ in top}

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
-
-import pytest
+from typing import Any
 
 import attune
+import pytest
 from attune import _progress
 
 
 def test_resolve() -> None:
     assert _progress.resolve(None) is None  # not in a notebook
     assert _progress.resolve(False) is None
-    calls: List[Any] = []
+    calls: list[Any] = []
     assert _progress.resolve(calls.append) == calls.append
     bar = _progress.resolve(True)
     assert isinstance(bar, (attune.TqdmProgress, attune.TextProgress))
@@ -22,11 +21,11 @@ def test_resolve() -> None:
         _progress.resolve(3)  # type: ignore[arg-type]
 
 
-def test_import_progress_is_rate_limited(store: attune.Store, generated: Dict[str, Any]) -> None:
+def test_import_progress_is_rate_limited(store: attune.Store, generated: dict[str, Any]) -> None:
     store.create_dataset_group("g")
     store.create_schema("s", Path(generated["interactions_schema"]).read_text())
     ds = store.create_dataset("g", "Interactions", "s")
-    updates: List[attune.ProgressUpdate] = []
+    updates: list[attune.ProgressUpdate] = []
     ds.import_csv(generated["interactions_csv"], progress=updates.append)
     size = Path(generated["interactions_csv"]).stat().st_size
     assert updates[0].kind == "start" and updates[0].stage == "import"
@@ -37,7 +36,7 @@ def test_import_progress_is_rate_limited(store: attune.Store, generated: Dict[st
 
 
 def test_text_progress_prints_lines(
-    store: attune.Store, generated: Dict[str, Any], capsys: pytest.CaptureFixture[str]
+    store: attune.Store, generated: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store.create_dataset_group("g")
     store.create_schema("s", Path(generated["items_schema"]).read_text())
@@ -49,7 +48,7 @@ def test_text_progress_prints_lines(
 
 
 def test_tqdm_progress_draws_bars() -> None:
-    events: List[Any] = []
+    events: list[Any] = []
 
     class FakeBar:
         def __init__(self, total: Any, desc: str, leave: bool) -> None:
@@ -69,9 +68,20 @@ def test_tqdm_progress_draws_bars() -> None:
 
     class Update:
         def __init__(self, kind: str, done: int = 0, message: Any = None) -> None:
-            self.kind, self.stage, self.done, self.total, self.message = kind, "s", done, 10, message
+            self.kind, self.stage, self.done, self.total, self.message = (
+                kind,
+                "s",
+                done,
+                10,
+                message,
+            )
 
     bar = attune.TqdmProgress(FakeBar)
-    for u in [Update("start"), Update("advance", 4), Update("message", 4, "hi"), Update("finish", 10)]:
+    for u in [
+        Update("start"),
+        Update("advance", 4),
+        Update("message", 4, "hi"),
+        Update("finish", 10),
+    ]:
         bar(u)  # type: ignore[arg-type]
     assert events == [("new", "s", 10), ("update", 4), ("write", "hi"), ("update", 6), ("close",)]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import attune
+import pytest
 from conftest import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
 
@@ -23,7 +22,9 @@ def test_open_creates_and_reopens(tmp_path: Path) -> None:
 
 def test_a_foreign_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(attune.InvalidInputError, match="is not empty and is not an Attune data directory"):
+    with pytest.raises(
+        attune.InvalidInputError, match="is not empty and is not an Attune data directory"
+    ):
         attune.Store(tmp_path)
 
 
@@ -78,8 +79,10 @@ def test_generate_writes_the_synthetic_dataset(tmp_path: Path) -> None:
     assert (g["users"], g["items"], g["interactions"]) == (20, 30, 500)
     for key in ["interactions_csv", "items_csv", "users_csv", "interactions_schema"]:
         assert Path(g[key]).is_file()  # type: ignore[literal-required]
-    assert Path(g["interactions_csv"]).read_text().startswith(
-        "USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP"
+    assert (
+        Path(g["interactions_csv"])
+        .read_text()
+        .startswith("USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP")
     )
     with pytest.raises(attune.InvalidInputError, match="users must be at least 1"):
         attune.generate(tmp_path / "none", users=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict
+from typing import Any
 
 import attune
 
@@ -16,7 +16,7 @@ def test_another_thread_keeps_running_while_training(loaded: attune.Store) -> No
         "slow", "g", hyperparameters={"algorithm": "ials", "iterations": 60, "factors": 64}
     )
     done = threading.Event()
-    result: Dict[str, Any] = {}
+    result: dict[str, Any] = {}
 
     def train() -> None:
         try:

@@ -3,11 +3,8 @@ sdk/src/train)."""
 
 from __future__ import annotations
 
-from typing import List
-
-import pytest
-
 import attune
+import pytest
 from conftest import FAST_RANKING
 
 METRICS = {
@@ -45,13 +42,15 @@ def test_solutions(loaded: attune.Store) -> None:
         loaded.create_solution("bad", "g", hyperparameters={"no_such_knob": 1})
     with pytest.raises(attune.InvalidInputError, match="unknown recipe"):
         loaded.create_solution("bad", "g", "deep-magic")
-    with pytest.raises(attune.InvalidInputError, match="eventValueThreshold needs the solution's eventType"):
+    with pytest.raises(
+        attune.InvalidInputError, match="eventValueThreshold needs the solution's eventType"
+    ):
         loaded.create_solution("bad", "g", event_value_threshold=0.5)
 
 
 def test_train_with_a_progress_callback(loaded: attune.Store) -> None:
     loaded.create_solution("r", "g", hyperparameters=FAST_RANKING)
-    updates: List[attune.ProgressUpdate] = []
+    updates: list[attune.ProgressUpdate] = []
     version = loaded.create_solution_version("r", progress=updates.append, threads=1)
     assert version["status"] == "ACTIVE"
     kinds = {u.kind for u in updates}
@@ -126,3 +125,18 @@ def test_export_splits_and_evaluate(trained: attune.Store) -> None:
     assert set(model.evaluate(split)) == METRICS
     with pytest.raises(attune.InvalidInputError, match="split: not a split"):
         model.evaluate({"trainUsers": []})  # type: ignore[typeddict-item]
+
+
+def test_ctrl_c_stops_training(loaded: attune.Store) -> None:
+    import _thread
+
+    loaded.create_solution("r", "g", hyperparameters=FAST_RANKING)
+
+    def interrupt(update: attune.ProgressUpdate) -> None:
+        if update.kind == "start":
+            _thread.interrupt_main()  # what Ctrl-C (a notebook's interrupt) does
+
+    with pytest.raises(KeyboardInterrupt):
+        loaded.create_solution_version("r", progress=interrupt)
+    [version] = loaded.list_solution_versions("r")
+    assert version["status"] == "CREATE STOPPED"

@@ -120,9 +120,7 @@ pub fn personal_ranks<'a>(
     let mut next = 0usize;
     if !distinct.is_empty() {
         for r in rank(&distinct) {
-            if r.score.is_some()
-                && r.input_index < slot_rank.len()
-                && slot_rank[r.input_index] == 0
+            if r.score.is_some() && r.input_index < slot_rank.len() && slot_rank[r.input_index] == 0
             {
                 next += 1;
                 slot_rank[r.input_index] = next;
@@ -273,10 +271,7 @@ mod tests {
     #[test]
     fn rank_is_not_called_without_ids_or_weight() {
         let ids = [None, None];
-        assert_eq!(
-            personal_ranks(&ids, |_| panic!("no ids to rank")),
-            [1, 2]
-        );
+        assert_eq!(personal_ranks(&ids, |_| panic!("no ids to rank")), [1, 2]);
         let ids = [Some("a"), Some("b")];
         let b = rerank(&ids, 0.0, |_| panic!("weight 0 ranks nothing"));
         assert_eq!(b, identity(2));

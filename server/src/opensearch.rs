@@ -191,7 +191,9 @@ fn blend_request(
         return Ok((blend::identity(n), n, 0));
     }
     let user = user.ok_or_else(|| {
-        ApiError::invalid(format!("userId: required when weight is above 0 ({weight})"))
+        ApiError::invalid(format!(
+            "userId: required when weight is above 0 ({weight})"
+        ))
     })?;
     let ids: Vec<Option<&str>> = item_ids.iter().map(|i| i.0.as_deref()).collect();
     let blended = blend::rerank(&ids, weight, |distinct| {
@@ -279,4 +281,324 @@ pub fn scores(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use crate::state::AppState;
+    use crate::tests::{fixture, post_json, Reply, RANK, SIM};
+
+    const EPS: f64 = 1e-12;
+
+    async fn rerank(s: &Arc<AppState>, body: Value) -> Reply {
+        post_json(s, "/opensearch/rerank", body).await
+    }
+
+    fn order(r: &Reply) -> Vec<usize> {
+        r.json()["order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect()
+    }
+
+    fn floats(v: &Value) -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_close(got: &[f64], expected: &[f64]) {
+        assert_eq!(got.len(), expected.len(), "{got:?} vs {expected:?}");
+        for (g, e) in got.iter().zip(expected) {
+            assert!((g - e).abs() < EPS, "{got:?} vs {expected:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rerank_blends_opensearch_and_model_ranks() {
+        let f = fixture();
+        let s = f.state();
+        // User a likes i0 > i1 > i3 > i2, so the hits [i2, i3, i0, i1] have r_p = [4, 3, 1, 2].
+        let body = |w: Value| {
+            json!({"campaignArn": RANK, "weight": w, "userId": "a",
+                                     "itemIds": ["i2", "i3", "i0", "i1"]})
+        };
+        // w = 0.5: hit 0 = 0.5/1 + 0.5/log2(5) = 0.715338279036697
+        //          hit 1 = 0.5/log2(3) + 0.5/log2(4) = 0.565464876785729
+        //          hit 2 = 0.5/log2(4) + 0.5/1 = 0.75
+        //          hit 3 = 0.5/log2(5) + 0.5/log2(3) = 0.530803155822425
+        let r = rerank(&s, body(json!(0.5))).await;
+        r.assert_ok();
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(order(&r), [2, 0, 1, 3]);
+        assert_close(
+            &floats(&r.json()["scores"]),
+            &[
+                0.75,
+                0.715_338_279_036_697,
+                0.565_464_876_785_729,
+                0.530_803_155_822_425,
+            ],
+        );
+        assert_eq!(r.json()["reranked"], 4);
+        // w = 1: the model's order, scores 1/log2(r_p + 1).
+        let r = rerank(&s, body(json!("1"))).await;
+        assert_eq!(order(&r), [2, 3, 1, 0]);
+        assert_close(
+            &floats(&r.json()["scores"]),
+            &[1.0, 0.630_929_753_571_457, 0.5, 0.430_676_558_073_393],
+        );
+        // w = 0: OpenSearch order, no user needed.
+        let r = rerank(
+            &s,
+            json!({"campaignArn": RANK, "weight": 0, "itemIds": ["i2", "i3", "i0"]}),
+        )
+        .await;
+        r.assert_ok();
+        assert_eq!(order(&r), [0, 1, 2]);
+        assert_eq!(r.json()["reranked"], 0);
+        assert_close(
+            &floats(&r.json()["scores"]),
+            &[1.0, 0.630_929_753_571_457, 0.5],
+        );
+        // The processor's snake_case names work too; an empty hit list is fine.
+        let r = rerank(
+            &s,
+            json!({"campaign_arn": RANK, "weight": "0.5", "user_id": "a",
+                   "item_ids": ["i2", "i3", "i0", "i1"], "context": {"DEVICE": "phone"}}),
+        )
+        .await;
+        assert_eq!(order(&r), [2, 0, 1, 3]);
+        let r = rerank(
+            &s,
+            json!({"campaignArn": RANK, "weight": 0.5, "userId": "a", "itemIds": []}),
+        )
+        .await;
+        assert_eq!(r.json(), json!({"order": [], "scores": [], "reranked": 0}));
+    }
+
+    #[tokio::test]
+    async fn unknown_items_and_hits_without_ids_come_after_known_ones() {
+        let f = fixture();
+        let s = f.state();
+        // Known: i0 (hits 2 and 5, one item). Then in OpenSearch order: "x" (hit 0), null
+        // (hit 1), 7 (hit 3), "" (hit 4, no id).
+        let r = rerank(
+            &s,
+            json!({"campaignArn": RANK, "weight": 1, "userId": "a",
+                   "itemIds": ["x", null, "i0", 7, "", "i0"]}),
+        )
+        .await;
+        r.assert_ok();
+        assert_eq!(order(&r), [2, 5, 0, 1, 3, 4]);
+        let scores = floats(&r.json()["scores"]);
+        assert!(scores.iter().all(|s| s.is_finite()), "{scores:?}");
+        assert_eq!(scores[0], scores[1]);
+    }
+
+    #[tokio::test]
+    async fn scores_are_in_hit_order_and_match_the_sdk() {
+        let f = fixture();
+        let s = f.state();
+        let model = f.store.load_model(&format!(
+            "{}/v1",
+            f.store.solution("rank").unwrap().solution_arn
+        ));
+        let model = model.unwrap();
+        let ids = ["i3", "i1", "zz", "i2", "i0", "i1"];
+        for weight in [0.0, 0.3, 0.7, 1.0] {
+            let r = post_json(
+                &s,
+                "/opensearch/scores",
+                json!({"campaign": RANK, "user_id": "b", "item_ids": ids, "weight": weight}),
+            )
+            .await;
+            r.assert_ok();
+            let got = plugin_config::stock::read_scores(&r.body, ids.len()).unwrap();
+            let opt: Vec<Option<&str>> = ids.iter().map(|i| Some(*i)).collect();
+            let blended = attune::blend::rerank(&opt, weight, |d| model.rank("b", &[], d));
+            let mut expected = vec![0.0; ids.len()];
+            for b in &blended {
+                expected[b.hit] = b.score;
+            }
+            assert_close(&got, &expected);
+            // And /opensearch/rerank gives the same blend as an order.
+            let r = rerank(
+                &s,
+                json!({"campaignArn": RANK, "userId": "b", "itemIds": ids, "weight": weight}),
+            )
+            .await;
+            let hits: Vec<usize> = blended.iter().map(|b| b.hit).collect();
+            assert_eq!(order(&r), hits, "weight {weight}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hits_beyond_500_keep_their_order_below_the_block() {
+        let f = fixture();
+        let s = f.state();
+        let ids: Vec<String> = (0..620).map(|k| format!("i{}", 3 - k % 4)).collect();
+        let r = rerank(
+            &s,
+            json!({"campaignArn": RANK, "weight": 0.8, "userId": "a", "itemIds": ids}),
+        )
+        .await;
+        r.assert_ok();
+        let o = order(&r);
+        assert_eq!(o[500..], (500..620).collect::<Vec<_>>()[..]);
+        let mut block = o[..500].to_vec();
+        block.sort_unstable();
+        assert_eq!(block, (0..500).collect::<Vec<_>>());
+        let scores = floats(&r.json()["scores"]);
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+        assert!(scores[499] > scores[500]);
+        assert_eq!(r.json()["reranked"], 500);
+    }
+
+    #[tokio::test]
+    async fn real_time_events_move_the_ranking() {
+        let f = fixture();
+        let s = f.state();
+        let body = json!({"campaignArn": RANK, "weight": 1, "userId": "s-new",
+                          "itemIds": ["i0", "i1", "i2", "i3"]});
+        // Unknown user: popularity (i1, i2, i3, i0).
+        assert_eq!(order(&rerank(&s, body.clone()).await), [1, 2, 3, 0]);
+        let events = json!({"trackingId": f.tracking_id, "sessionId": "s-new",
+            "eventList": [{"eventType": "click", "itemId": "i3", "sentAt": 1714564800},
+                          {"eventType": "click", "itemId": "i2", "sentAt": 1714564801}]});
+        post_json(&s, "/events", events).await.assert_ok();
+        assert_eq!(order(&rerank(&s, body).await)[..2], [2, 3]);
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_aws_errors() {
+        let f = fixture();
+        let s = f.state();
+        let ok = json!({"campaignArn": RANK, "weight": 0.5, "userId": "a", "itemIds": ["i0"]});
+        let with = |k: &str, v: Value| {
+            let mut b = ok.clone();
+            if v.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v;
+            }
+            b
+        };
+        let cases = [
+            (
+                with("campaignArn", Value::Null),
+                400,
+                "InvalidInputException",
+                "campaignArn: required",
+            ),
+            (
+                with("campaignArn", json!("c")),
+                400,
+                "InvalidInputException",
+                "campaignArn",
+            ),
+            (
+                with(
+                    "campaignArn",
+                    json!("arn:aws:personalize:local:000000000000:campaign/none"),
+                ),
+                404,
+                "ResourceNotFoundException",
+                "campaign not found",
+            ),
+            (
+                with("campaignArn", json!(SIM)),
+                400,
+                "InvalidInputException",
+                "RELATED_ITEMS",
+            ),
+            (
+                with("weight", Value::Null),
+                400,
+                "InvalidInputException",
+                "[weight] required property is missing",
+            ),
+            (
+                with("weight", json!(1.5)),
+                400,
+                "InvalidInputException",
+                "[weight] invalid value for weight",
+            ),
+            (
+                with("weight", json!("abc")),
+                400,
+                "InvalidInputException",
+                "[weight] property cannot be converted to a double [abc]",
+            ),
+            (
+                with("userId", Value::Null),
+                400,
+                "InvalidInputException",
+                "userId: required when weight is above 0",
+            ),
+            (
+                with("userId", json!("x".repeat(257))),
+                400,
+                "InvalidInputException",
+                "userId",
+            ),
+            (
+                with("itemIds", Value::Null),
+                400,
+                "InvalidInputException",
+                "itemIds: required",
+            ),
+            (
+                with("itemIds", json!(["i0", true])),
+                400,
+                "InvalidInputException",
+                "itemIds[1]: invalid type: boolean",
+            ),
+            (
+                with("itemIds", json!("i0")),
+                400,
+                "InvalidInputException",
+                "itemIds",
+            ),
+            (
+                with("itemIds", json!(vec!["i0"; super::MAX_HITS + 1])),
+                400,
+                "InvalidInputException",
+                "itemIds: at most 10000 hits, found 10001",
+            ),
+            (
+                with("context", json!({"bad-key": "v"})),
+                400,
+                "InvalidInputException",
+                "context key",
+            ),
+            (
+                with("context", json!({"K": 5})),
+                400,
+                "InvalidInputException",
+                "context.K",
+            ),
+        ];
+        for (path, _) in [("/opensearch/rerank", 0), ("/opensearch/scores", 1)] {
+            for (body, status, kind, needle) in &cases {
+                post_json(&s, path, body.clone())
+                    .await
+                    .assert_error(*status, kind, needle);
+            }
+        }
+        crate::tests::post(&s, "/opensearch/rerank", "{")
+            .await
+            .assert_error(400, "InvalidInputException", "invalid request body");
+        let get = http::Request::get("/opensearch/rerank")
+            .body(http_body_util::Full::default())
+            .unwrap();
+        crate::tests::call(&s, get)
+            .await
+            .assert_error(405, "UnknownOperationException", "POST");
+    }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod events;
 mod import;
+mod opensearch;
 mod server;
 mod server_events;
 mod server_lifecycle;

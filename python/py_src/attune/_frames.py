@@ -5,14 +5,15 @@ pandas is optional: only these functions need it, and they import it when called
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Sequence, Tuple, cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
     from ._types import Insights
 
-__all__ = ["dataframe_chunks", "to_dataframe", "insights_frame"]
+__all__ = ["dataframe_chunks", "insights_frame", "to_dataframe"]
 
 
 def _pandas() -> Any:
@@ -42,8 +43,8 @@ def _column(pd: Any, s: Any) -> Any:
 
 
 def dataframe_chunks(
-    df: "pandas.DataFrame", size: int
-) -> Tuple[List[str], int, Iterator[List[List[Any]]]]:
+    df: pandas.DataFrame, size: int
+) -> tuple[list[str], int, Iterator[list[list[Any]]]]:
     """The column names, the row count, and the rows in chunks of ``size``: each chunk a list
     of column lists (the layout ``Dataset.import_dataframe`` reads)."""
     pd = _pandas()
@@ -53,24 +54,24 @@ def dataframe_chunks(
     columns = [_column(pd, df.iloc[:, k]) for k in range(df.shape[1])]
     n = len(df)
 
-    def chunks() -> Iterator[List[List[Any]]]:
+    def chunks() -> Iterator[list[list[Any]]]:
         for start in range(0, n, size):
             yield [c[start : start + size].tolist() for c in columns]
 
     return names, n, chunks()
 
 
-def to_dataframe(columns: Mapping[str, Sequence[Any]]) -> "pandas.DataFrame":
+def to_dataframe(columns: Mapping[str, Sequence[Any]]) -> pandas.DataFrame:
     """Columns (field name to values) as a DataFrame."""
     pd = _pandas()
     return cast("pandas.DataFrame", pd.DataFrame(dict(columns)))
 
 
-def insights_frame(insights: "Insights") -> "pandas.DataFrame":
+def insights_frame(insights: Insights) -> pandas.DataFrame:
     """The column statistics of data insights, one row per dataset column, with the dataset
     type in the first column."""
     pd = _pandas()
-    rows: List[Dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for ds in insights["datasets"]:
         for col in ds["columns"]:
             rows.append({"dataset": ds["datasetType"], **col})

@@ -2,10 +2,10 @@
 
 import os
 import pathlib
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Self, TypeAlias, final
 
 import pandas
-from typing_extensions import Self, final
 
 from attune._progress import ProgressArg
 from attune._types import (
@@ -27,17 +27,17 @@ from attune._types import (
 )
 
 __all__ = [
+    "FORMAT_VERSION",
+    "MAX_INPUT_ITEMS",
+    "MODEL_FORMAT_VERSION",
     "AlreadyExistsError",
     "AttuneError",
     "CancelledError",
     "CorruptDataError",
     "Dataset",
-    "FORMAT_VERSION",
     "ImportError",
     "InvalidInputError",
     "LimitExceededError",
-    "MAX_INPUT_ITEMS",
-    "MODEL_FORMAT_VERSION",
     "Model",
     "NotFoundError",
     "ProgressUpdate",
@@ -54,9 +54,9 @@ FORMAT_VERSION: int
 MODEL_FORMAT_VERSION: int
 MAX_INPUT_ITEMS: int
 
-_Path = Union[str, os.PathLike[str]]
-_Recent = Iterable[Union[str, Tuple[str, str]]]
-_Setting = Union[str, int, float, bool]
+_Path: TypeAlias = str | os.PathLike[str]
+_Recent: TypeAlias = Iterable[str | tuple[str, str]]
+_Setting: TypeAlias = str | int | float | bool
 
 class AttuneError(Exception):
     """The base class of every error the attune package raises."""
@@ -71,7 +71,7 @@ class ImportError(InvalidInputError):
     """A dataset import job failed and stored nothing (not Python's builtin ImportError)."""
 
     reason: str
-    row_errors: List[RowError]
+    row_errors: list[RowError]
     bad_rows: int
 
 class NotFoundError(AttuneError):
@@ -118,10 +118,10 @@ class ProgressUpdate:
     def done(self) -> int:
         """Units done in the stage."""
     @property
-    def total(self) -> Optional[int]:
+    def total(self) -> int | None:
         """Units expected in the stage, when known."""
     @property
-    def message(self) -> Optional[str]:
+    def message(self) -> str | None:
         """The status line of a ``"message"`` update."""
 
 @final
@@ -144,13 +144,13 @@ class Dataset:
     def schema(self) -> str:
         """The schema document (Avro JSON)."""
     @property
-    def columns(self) -> List[str]:
+    def columns(self) -> list[str]:
         """The schema's field names, in schema order."""
     def import_csv(
         self,
         path: _Path,
         *,
-        job_name: Optional[str] = None,
+        job_name: str | None = None,
         mode: str = "FULL",
         progress: ProgressArg = None,
     ) -> ImportJobInfo:
@@ -159,7 +159,7 @@ class Dataset:
         self,
         records: Iterable[Mapping[str, Any]],
         *,
-        job_name: Optional[str] = None,
+        job_name: str | None = None,
         mode: str = "FULL",
         progress: ProgressArg = None,
     ) -> ImportJobInfo:
@@ -168,18 +168,18 @@ class Dataset:
         self,
         df: pandas.DataFrame,
         *,
-        job_name: Optional[str] = None,
+        job_name: str | None = None,
         mode: str = "FULL",
         progress: ProgressArg = None,
     ) -> ImportJobInfo:
         """Imports a pandas DataFrame."""
-    def import_jobs(self) -> List[ImportJobInfo]:
+    def import_jobs(self) -> list[ImportJobInfo]:
         """The dataset's import jobs, oldest first."""
     def import_job(self, name: str) -> ImportJobInfo:
         """One import job by name or ARN."""
     def bulk_rows(self) -> int:
         """How many records the bulk partition holds."""
-    def read(self) -> Dict[str, List[Any]]:
+    def read(self) -> dict[str, list[Any]]:
         """Every stored record, as columns."""
     def to_dataframe(self) -> pandas.DataFrame:
         """Every stored record as a pandas DataFrame."""
@@ -195,7 +195,7 @@ class Model:
     def algorithm(self) -> str:
         """``ials``, ``ease``, ``sims`` or ``popularity``."""
     @property
-    def hyperparameters(self) -> Dict[str, str]:
+    def hyperparameters(self) -> dict[str, str]:
         """The hyperparameters the model was trained with."""
     @property
     def item_count(self) -> int:
@@ -208,18 +208,18 @@ class Model:
     def has_user(self, user_id: str) -> bool:
         """Whether the model was trained on a user id."""
     def rank(
-        self, user_id: str, items: Iterable[str], recent: Optional[_Recent] = None
-    ) -> List[Tuple[str, Optional[float]]]:
+        self, user_id: str, items: Iterable[str], recent: _Recent | None = None
+    ) -> list[tuple[str, float | None]]:
         """Re-ranks ``items`` for a user: ``(item_id, score)`` pairs, best first."""
     def top_n(
-        self, user_id: str, n: int = 25, recent: Optional[_Recent] = None
-    ) -> List[Tuple[str, float]]:
+        self, user_id: str, n: int = 25, recent: _Recent | None = None
+    ) -> list[tuple[str, float]]:
         """Top-``n`` items for a user: ``(item_id, score)`` pairs, best first."""
-    def similar(self, item_id: str, n: int = 25) -> List[str]:
+    def similar(self, item_id: str, n: int = 25) -> list[str]:
         """Similar items of an item, best first."""
-    def popular(self, n: int = 25) -> List[str]:
+    def popular(self, n: int = 25) -> list[str]:
         """The most popular items."""
-    def evaluate(self, split: Split, *, threads: Optional[int] = None) -> Dict[str, float]:
+    def evaluate(self, split: Split, *, threads: int | None = None) -> dict[str, float]:
         """Scores the model on a split's test users."""
 
 @final
@@ -231,27 +231,27 @@ class Store:
     @property
     def path(self) -> pathlib.Path:
         """The data directory."""
-    def create_dataset_group(self, name: str, domain: Optional[str] = None) -> DatasetGroupInfo:
+    def create_dataset_group(self, name: str, domain: str | None = None) -> DatasetGroupInfo:
         """CreateDatasetGroup."""
     def dataset_group(self, name: str) -> DatasetGroupInfo:
         """DescribeDatasetGroup."""
-    def list_dataset_groups(self) -> List[DatasetGroupInfo]:
+    def list_dataset_groups(self) -> list[DatasetGroupInfo]:
         """ListDatasetGroups."""
     def create_schema(
-        self, name: str, schema: Union[str, Mapping[str, Any]], domain: Optional[str] = None
+        self, name: str, schema: str | Mapping[str, Any], domain: str | None = None
     ) -> SchemaInfo:
         """CreateSchema."""
     def schema(self, name: str) -> SchemaInfo:
         """DescribeSchema."""
-    def list_schemas(self) -> List[SchemaInfo]:
+    def list_schemas(self) -> list[SchemaInfo]:
         """ListSchemas."""
     def create_dataset(
-        self, dataset_group: str, dataset_type: str, schema: str, name: Optional[str] = None
+        self, dataset_group: str, dataset_type: str, schema: str, name: str | None = None
     ) -> Dataset:
         """CreateDataset."""
     def dataset(self, dataset_group: str, dataset_type: str) -> Dataset:
         """The dataset of a type in a group."""
-    def list_datasets(self, dataset_group: str) -> List[DatasetInfo]:
+    def list_datasets(self, dataset_group: str) -> list[DatasetInfo]:
         """ListDatasets."""
     def create_event_tracker(self, dataset_group: str, name: str) -> EventTrackerInfo:
         """CreateEventTracker."""
@@ -262,12 +262,12 @@ class Store:
         tracking_id: str,
         session_id: str,
         events: Sequence[Event],
-        user_id: Optional[str] = None,
+        user_id: str | None = None,
     ) -> None:
         """PutEvents."""
-    def put_items(self, dataset: Union[Dataset, str], items: Sequence[ItemRecord]) -> None:
+    def put_items(self, dataset: Dataset | str, items: Sequence[ItemRecord]) -> None:
         """PutItems."""
-    def put_users(self, dataset: Union[Dataset, str], users: Sequence[UserRecord]) -> None:
+    def put_users(self, dataset: Dataset | str, users: Sequence[UserRecord]) -> None:
         """PutUsers."""
     def insights(self, dataset_group: str) -> Insights:
         """Data insights of a group."""
@@ -279,65 +279,65 @@ class Store:
         dataset_group: str,
         recipe: str = "attune-personalized-ranking",
         *,
-        event_type: Optional[str] = None,
-        hyperparameters: Optional[Mapping[str, _Setting]] = None,
-        event_value_threshold: Optional[_Setting] = None,
+        event_type: str | None = None,
+        hyperparameters: Mapping[str, _Setting] | None = None,
+        event_value_threshold: _Setting | None = None,
     ) -> SolutionInfo:
         """CreateSolution."""
     def solution(self, name: str) -> SolutionInfo:
         """DescribeSolution."""
-    def list_solutions(self, dataset_group: Optional[str] = None) -> List[SolutionInfo]:
+    def list_solutions(self, dataset_group: str | None = None) -> list[SolutionInfo]:
         """ListSolutions."""
     def create_solution_version(
         self,
         solution: str,
         *,
         evaluate: bool = True,
-        threads: Optional[int] = None,
+        threads: int | None = None,
         progress: ProgressArg = None,
     ) -> SolutionVersionInfo:
         """CreateSolutionVersion, run to completion."""
     def solution_version(self, arn: str) -> SolutionVersionInfo:
         """DescribeSolutionVersion."""
-    def list_solution_versions(self, solution: str) -> List[SolutionVersionInfo]:
+    def list_solution_versions(self, solution: str) -> list[SolutionVersionInfo]:
         """ListSolutionVersions."""
-    def solution_metrics(self, solution_version: str) -> Dict[str, float]:
+    def solution_metrics(self, solution_version: str) -> dict[str, float]:
         """GetSolutionMetrics."""
     def load_model(self, solution_version: str) -> Model:
         """Loads the model of an ACTIVE solution version."""
-    def export_splits(self, solution: str, folds: int = 1) -> List[Split]:
+    def export_splits(self, solution: str, folds: int = 1) -> list[Split]:
         """The Personalize evaluation split(s) of a solution's data."""
     def evaluate(
         self,
         solution: str,
         *,
-        split: Optional[Split] = None,
-        threads: Optional[int] = None,
+        split: Split | None = None,
+        threads: int | None = None,
         progress: ProgressArg = None,
-    ) -> Dict[str, float]:
+    ) -> dict[str, float]:
         """Offline evaluation with Personalize's protocol."""
     def create_campaign(
         self,
         name: str,
         solution_version: str,
         *,
-        min_provisioned_tps: Optional[int] = None,
+        min_provisioned_tps: int | None = None,
         sync_with_latest: bool = False,
         enable_metadata_with_recommendations: bool = False,
     ) -> CampaignInfo:
         """CreateCampaign."""
     def campaign(self, name: str) -> CampaignInfo:
         """DescribeCampaign."""
-    def list_campaigns(self, solution: Optional[str] = None) -> List[CampaignInfo]:
+    def list_campaigns(self, solution: str | None = None) -> list[CampaignInfo]:
         """ListCampaigns."""
     def update_campaign(
         self,
         name: str,
         *,
-        solution_version: Optional[str] = None,
-        min_provisioned_tps: Optional[int] = None,
-        sync_with_latest: Optional[bool] = None,
-        enable_metadata_with_recommendations: Optional[bool] = None,
+        solution_version: str | None = None,
+        min_provisioned_tps: int | None = None,
+        sync_with_latest: bool | None = None,
+        enable_metadata_with_recommendations: bool | None = None,
     ) -> CampaignInfo:
         """UpdateCampaign."""
     def delete_campaign(self, name: str) -> None:

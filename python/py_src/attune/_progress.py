@@ -8,14 +8,15 @@ The native code calls ``resolve(progress)`` once per call and then the callable 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 from . import _native
 
-Callback = Callable[[_native.ProgressUpdate], object]
-ProgressArg = Union[bool, Callback, None]
+Callback: TypeAlias = Callable[[_native.ProgressUpdate], object]
+ProgressArg: TypeAlias = bool | Callback | None
 
-__all__ = ["Callback", "ProgressArg", "TqdmProgress", "TextProgress", "resolve"]
+__all__ = ["Callback", "ProgressArg", "TextProgress", "TqdmProgress", "resolve"]
 
 
 def _in_notebook() -> bool:
@@ -28,7 +29,7 @@ def _in_notebook() -> bool:
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
-def _tqdm() -> Optional[Any]:
+def _tqdm() -> Any | None:
     """``tqdm.auto.tqdm`` when tqdm is installed, else ``None``."""
     try:
         from tqdm.auto import tqdm
@@ -76,7 +77,7 @@ class TextProgress:
             print(update.message, file=sys.stderr, flush=True)
 
 
-def resolve(progress: ProgressArg) -> Optional[Callback]:
+def resolve(progress: ProgressArg) -> Callback | None:
     """The callback for a call's ``progress`` argument.
 
     ``None``: a tqdm bar when the call runs in a notebook and tqdm is installed, else nothing.

@@ -7,40 +7,34 @@ time, checked by type checkers.
 
 from __future__ import annotations
 
-import sys
-from typing import Dict, List, Optional, TypedDict, Union
+from typing import NotRequired, TypedDict
 
 __all__ = [
-    "DatasetGroupInfo",
-    "SchemaInfo",
-    "DatasetInfo",
-    "ImportJobInfo",
-    "EventTrackerInfo",
-    "SolutionConfig",
-    "SolutionInfo",
-    "SolutionVersionInfo",
     "CampaignConfig",
     "CampaignInfo",
-    "Split",
-    "SplitUser",
-    "RowError",
-    "Insights",
-    "DatasetInsights",
     "ColumnStats",
+    "DatasetGroupInfo",
+    "DatasetInfo",
+    "DatasetInsights",
+    "Event",
+    "EventTrackerInfo",
     "Finding",
     "Generated",
-    "Event",
+    "ImportJobInfo",
+    "Insights",
     "ItemRecord",
-    "UserRecord",
     "PredictedItem",
     "RankingResponse",
     "RecommendationsResponse",
+    "RowError",
+    "SchemaInfo",
+    "SolutionConfig",
+    "SolutionInfo",
+    "SolutionVersionInfo",
+    "Split",
+    "SplitUser",
+    "UserRecord",
 ]
-
-if sys.version_info >= (3, 11):  # pragma: no cover - depends on the interpreter
-    from typing import NotRequired
-else:  # pragma: no cover
-    from typing_extensions import NotRequired
 
 
 class DatasetGroupInfo(TypedDict):
@@ -110,7 +104,7 @@ class EventTrackerInfo(TypedDict):
 class SolutionConfig(TypedDict):
     """A solution's ``solutionConfig`` (hyperparameters as strings)."""
 
-    algorithmHyperParameters: Dict[str, str]
+    algorithmHyperParameters: dict[str, str]
     eventValueThreshold: NotRequired[str]
 
 
@@ -152,7 +146,7 @@ class CampaignConfig(TypedDict):
 
     syncWithLatestSolutionVersion: bool
     enableMetadataWithRecommendations: bool
-    itemExplorationConfig: NotRequired[Dict[str, str]]
+    itemExplorationConfig: NotRequired[dict[str, str]]
 
 
 class CampaignInfo(TypedDict):
@@ -167,22 +161,22 @@ class CampaignInfo(TypedDict):
     failureReason: NotRequired[str]
     creationDateTime: float
     lastUpdatedDateTime: float
-    latestCampaignUpdate: NotRequired[Dict[str, object]]
+    latestCampaignUpdate: NotRequired[dict[str, object]]
 
 
 class SplitUser(TypedDict):
     """A test user of a split: the oldest 90% of their events (input) and the newest 10%."""
 
     userId: str
-    input: List[str]
-    truth: List[str]
+    input: list[str]
+    truth: list[str]
 
 
 class Split(TypedDict):
     """An evaluation split: training users and test users."""
 
-    trainUsers: List[str]
-    testUsers: List[SplitUser]
+    trainUsers: list[str]
+    testUsers: list[SplitUser]
 
 
 class RowError(TypedDict):
@@ -190,7 +184,7 @@ class RowError(TypedDict):
 
     file: str
     line: int
-    column: Optional[str]
+    column: str | None
     message: str
 
 
@@ -203,7 +197,7 @@ class ColumnStats(TypedDict):
     textual: bool
     missing: int
     missingPercent: float
-    distinct: Union[int, str]
+    distinct: int | str
     min: NotRequired[float]
     max: NotRequired[float]
     mean: NotRequired[float]
@@ -215,14 +209,14 @@ class DatasetInsights(TypedDict):
     """Statistics of one dataset."""
 
     datasetType: str
-    records: Dict[str, int]
+    records: dict[str, int]
     columnCount: int
-    columns: List[ColumnStats]
+    columns: list[ColumnStats]
     rowsWithMissingValues: int
     duplicateRows: int
     duplicateRowsEstimated: bool
     uniqueIds: NotRequired[int]
-    interactions: NotRequired[Dict[str, object]]
+    interactions: NotRequired[dict[str, object]]
 
 
 class Finding(TypedDict):
@@ -238,8 +232,8 @@ class Insights(TypedDict):
     """Data insights of a dataset group."""
 
     datasetGroup: str
-    datasets: List[DatasetInsights]
-    findings: List[Finding]
+    datasets: list[DatasetInsights]
+    findings: list[Finding]
 
 
 class Generated(TypedDict):
@@ -265,23 +259,23 @@ class Event(TypedDict, total=False):
     itemId: str
     eventId: str
     eventValue: float
-    impression: List[str]
+    impression: list[str]
     recommendationId: str
-    properties: Union[str, Dict[str, object]]
+    properties: str | dict[str, object]
 
 
 class ItemRecord(TypedDict, total=False):
     """One PutItems item (``itemId`` is required)."""
 
     itemId: str
-    properties: Union[str, Dict[str, object]]
+    properties: str | dict[str, object]
 
 
 class UserRecord(TypedDict, total=False):
     """One PutUsers user (``userId`` is required)."""
 
     userId: str
-    properties: Union[str, Dict[str, object]]
+    properties: str | dict[str, object]
 
 
 class PredictedItem(TypedDict):
@@ -294,12 +288,12 @@ class PredictedItem(TypedDict):
 class RankingResponse(TypedDict):
     """GetPersonalizedRanking's response."""
 
-    personalizedRanking: List[PredictedItem]
+    personalizedRanking: list[PredictedItem]
     recommendationId: str
 
 
 class RecommendationsResponse(TypedDict):
     """GetRecommendations' response."""
 
-    itemList: List[PredictedItem]
+    itemList: list[PredictedItem]
     recommendationId: str

@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from . import _native
 from ._types import Event, ItemRecord, RankingResponse, RecommendationsResponse, UserRecord
 
 __all__ = ["Client"]
 
-_ERRORS: Dict[str, Type[_native.AttuneError]] = {
+_ERRORS: dict[str, type[_native.AttuneError]] = {
     "InvalidInputException": _native.InvalidInputError,
     "ResourceNotFoundException": _native.NotFoundError,
     "ResourceAlreadyExistsException": _native.AlreadyExistsError,
@@ -37,7 +38,7 @@ def _error(status: int, error_type: str, message: str) -> _native.AttuneError:
     return err
 
 
-def _with_properties(records: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+def _with_properties(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Records with a ``properties`` dict encoded as the JSON string the API carries."""
     out = []
     for rec in records:
@@ -59,7 +60,7 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.endpoint!r})"
 
-    def _post(self, path: str, body: Mapping[str, Any]) -> Dict[str, Any]:
+    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
         req = urllib.request.Request(
             self.endpoint + path,
@@ -78,14 +79,16 @@ class Client:
                 parsed = {}
             header = e.headers.get("x-amzn-ErrorType") or ""
             error_type = (header or str(parsed.get("__type", ""))).split(":")[0].split("#")[-1]
-            message = str(parsed.get("message") or parsed.get("Message") or raw.decode(errors="replace"))
+            message = str(
+                parsed.get("message") or parsed.get("Message") or raw.decode(errors="replace")
+            )
             raise _error(e.code, error_type, message) from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise _error(0, "", f"cannot reach the server at {self.endpoint}: {reason}") from e
         if not raw.strip():
             return {}
-        return cast(Dict[str, Any], json.loads(raw))
+        return cast(dict[str, Any], json.loads(raw))
 
     def get_personalized_ranking(
         self,
@@ -93,9 +96,9 @@ class Client:
         user_id: str,
         input_list: Sequence[str],
         *,
-        context: Optional[Mapping[str, str]] = None,
-        filter_arn: Optional[str] = None,
-        filter_values: Optional[Mapping[str, str]] = None,
+        context: Mapping[str, str] | None = None,
+        filter_arn: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
     ) -> RankingResponse:
         """GetPersonalizedRanking: ``input_list`` re-ranked for the user by the campaign's model
         (``personalizedRanking``: ``itemId`` and ``score``, best first)."""
@@ -113,12 +116,12 @@ class Client:
         self,
         campaign_arn: str,
         *,
-        user_id: Optional[str] = None,
-        item_id: Optional[str] = None,
-        num_results: Optional[int] = None,
-        context: Optional[Mapping[str, str]] = None,
-        filter_arn: Optional[str] = None,
-        filter_values: Optional[Mapping[str, str]] = None,
+        user_id: str | None = None,
+        item_id: str | None = None,
+        num_results: int | None = None,
+        context: Mapping[str, str] | None = None,
+        filter_arn: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
     ) -> RecommendationsResponse:
         """GetRecommendations: items for a user, or similar items of an item (``itemList``)."""
         body = {
@@ -138,7 +141,7 @@ class Client:
         session_id: str,
         events: Sequence[Event],
         *,
-        user_id: Optional[str] = None,
+        user_id: str | None = None,
     ) -> None:
         """PutEvents: records 1-10 events (``eventType``, ``sentAt``, ``itemId``, ...) through
         the server; a ``properties`` dict is sent as its JSON string."""
