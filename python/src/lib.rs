@@ -3,16 +3,16 @@
 //! # Layout
 //!
 //! Conversions only; every decision is the SDK's. Each method extracts its arguments into owned
-//! Rust values, calls the SDK with the GIL released through [`error::run`] (or
-//! [`progress::run_with`] for calls that report progress), and converts the result.
+//! Rust values, calls the SDK with the GIL released through `error::run` (or
+//! `progress::run_with` for calls that report progress), and converts the result.
 //!
-//! - [`store`]: `Store` (dataset groups, schemas, datasets, Put* records, insights, solutions,
+//! - `store`: `Store` (dataset groups, schemas, datasets, Put* records, insights, solutions,
 //!   training, evaluation, campaigns) and `generate`.
-//! - [`dataset`]: `Dataset` (imports from CSV files, records and DataFrames; reading back).
-//! - [`model`]: `Model` (in-process rank, top-N, similar items, evaluation).
-//! - [`progress`]: `ProgressUpdate` and the SDK `Progress` that calls a Python callback.
-//! - [`error`]: the exception classes, one per SDK error family.
-//! - [`convert`]: Python objects to and from SDK values.
+//! - `dataset`: `Dataset` (imports from CSV files, records and DataFrames; reading back).
+//! - `model`: `Model` (in-process rank, top-N, similar items, evaluation).
+//! - `progress`: `ProgressUpdate` and the SDK `Progress` that calls a Python callback.
+//! - `error`: the exception classes, one per SDK error family.
+//! - `convert`: Python objects to and from SDK values.
 //!
 //! The Python half lives in `py_src/attune/`: `__init__.py` re-exports this module, `_frames.py`
 //! holds the pandas conversions, `_progress.py` the tqdm bar and `client.py` the HTTP client of a

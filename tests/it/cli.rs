@@ -429,7 +429,11 @@ fn the_default_relative_data_dir_works_in_a_fresh_directory() {
     // empty path, which must mean the current directory.
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("schema.avsc"), INTERACTIONS_SCHEMA).unwrap();
-    fs::write(dir.path().join("data.csv"), interactions_file(&good_rows(1000))).unwrap();
+    fs::write(
+        dir.path().join("data.csv"),
+        interactions_file(&good_rows(1000)),
+    )
+    .unwrap();
     let out = tests::attune()
         .current_dir(dir.path())
         .args([
@@ -451,5 +455,9 @@ fn the_default_relative_data_dir_works_in_a_fresh_directory() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dir.path().join("attune-data").join("attune-store.json").is_file());
+    assert!(dir
+        .path()
+        .join("attune-data")
+        .join("attune-store.json")
+        .is_file());
 }
