@@ -12,6 +12,7 @@
 //! - [`insights`]: dataset statistics and data-quality findings.
 //! - [`train`] (feature `train`): the interaction matrix, recipes and offline evaluation.
 //! - [`model`]: trained models: the versioned artifact and inference (rank, similar, top-N).
+//! - [`blend`]: the OpenSearch rank blend (one implementation for the endpoint and the proxy).
 //! - [`arn`]: Personalize-style ARNs for local resources.
 //! - [`api`]: wire DTOs of the runtime and events APIs, shared by the server and the client.
 //! - `client` (feature `client`): a blocking HTTP client for an Attune server.

@@ -34,6 +34,8 @@ pub enum Route {
     Health,
     /// `GET /metrics`.
     Metrics,
+    /// `POST /opensearch/rerank` and `/opensearch/scores`.
+    OpenSearch,
     /// Anything else (404, 405, rejected before routing).
     Other,
 }
@@ -50,12 +52,13 @@ impl Route {
             Route::Control => "control",
             Route::Health => "health",
             Route::Metrics => "metrics",
+            Route::OpenSearch => "opensearch",
             Route::Other => "other",
         }
     }
 }
 
-const ROUTES: [Route; 9] = [
+const ROUTES: [Route; 10] = [
     Route::Ranking,
     Route::Recommendations,
     Route::Events,
@@ -64,6 +67,7 @@ const ROUTES: [Route; 9] = [
     Route::Control,
     Route::Health,
     Route::Metrics,
+    Route::OpenSearch,
     Route::Other,
 ];
 

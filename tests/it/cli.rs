@@ -97,6 +97,13 @@ fn quickstart_then_describe_shows_the_counts() {
     let a = args(&data, &a);
     let out = attune_ok(&a);
     assert!(out.contains("dataset group quickstart is ready"), "{out}");
+    // Both solutions are deployed as campaigns pointing at the versions just trained.
+    let store = attune::Store::open(&data).unwrap();
+    for name in ["quickstart-ranking", "quickstart-similar"] {
+        let campaign = store.campaign(name).unwrap();
+        let latest = store.latest_solution_version(name).unwrap();
+        assert_eq!(campaign.solution_version_arn, latest.solution_version_arn);
+    }
     assert!(tmp
         .path()
         .join("quickstart-data/interactions.csv")

@@ -35,6 +35,12 @@ pub(crate) struct QuickstartArgs {
     /// Where the generated CSV files go [default: `quickstart-data` next to the data directory].
     #[arg(long)]
     input_dir: Option<PathBuf>,
+    /// After training and deploying, serve the campaigns (like `attune serve`) until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// With --serve: the address to listen on (default 127.0.0.1:8080).
+    #[arg(long, requires = "serve")]
+    listen: Option<String>,
 }
 
 pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
@@ -118,6 +124,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
             SolutionConfig::default(),
         )?;
         let version = train::create_version(&store, solution, true)?;
+        deploy(&store, solution, &version.solution_version_arn)?;
         let model = store.load_model(&version.solution_version_arn)?;
         let metrics = store.solution_metrics(&version.solution_version_arn)?;
         print_version(&version, &model, &metrics);
@@ -131,7 +138,9 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
 
     let dir = data_dir.display();
     println!(
-        "\ndone in {:.1} s\n\nnext steps:\n  \
+        "\ncampaigns {RANKING} and {SIMILAR} are deployed to the newest versions\n\
+         \ndone in {:.1} s\n\nnext steps:\n  \
+         attune serve --data-dir {dir}    (or rerun quickstart with --serve)\n  \
          attune recommend --data-dir {dir} --solution-version {RANKING} --user {} --items {}\n  \
          attune recommend --data-dir {dir} --solution-version {SIMILAR} --item {}\n  \
          attune train --data-dir {dir} --dataset-group {GROUP} --solution my-ranking \
@@ -145,6 +154,26 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
         sample.item,
         generated.interactions_schema.display()
     );
+    if args.serve {
+        return super::serve::run(&super::serve::ServeArgs::for_data_dir(
+            data_dir.clone(),
+            args.listen.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// Points the campaign named after the solution at `version` (created on the first run).
+fn deploy(store: &attune::Store, campaign: &str, version: &str) -> Result<()> {
+    match store.campaign(campaign) {
+        Ok(_) => {
+            store.update_campaign(campaign, Some(version.to_owned()), None, None)?;
+        }
+        Err(attune::Error::NotFound { .. }) => {
+            store.create_campaign(campaign, version, None, Default::default())?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(())
 }
 

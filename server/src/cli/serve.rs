@@ -49,6 +49,22 @@ pub(crate) struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Serve `data_dir` with defaults for everything but the listen address (quickstart --serve).
+    pub(crate) fn for_data_dir(data_dir: PathBuf, listen: Option<String>) -> ServeArgs {
+        ServeArgs {
+            data_dir: Some(data_dir),
+            listen,
+            config: None,
+            api_key: None,
+            max_connections: None,
+            max_body_bytes: None,
+            request_timeout_ms: None,
+            reload_interval_ms: None,
+            lru_capacity: None,
+            worker_threads: None,
+        }
+    }
+
     /// The validated configuration: the file, then the flags over it.
     fn config(&self) -> Result<Config> {
         let file = match &self.config {

@@ -73,7 +73,7 @@ impl Target {
             Target::Items => Route::Items,
             Target::Users => Route::Users,
             // Campaign-level series are the campaign's ranking series; see crate::opensearch.
-            Target::OpenSearchRerank | Target::OpenSearchScores => Route::Ranking,
+            Target::OpenSearchRerank | Target::OpenSearchScores => Route::OpenSearch,
             Target::Health => Route::Health,
             Target::Metrics => Route::Metrics,
         }
