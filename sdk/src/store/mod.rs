@@ -430,6 +430,7 @@ impl Dataset {
 
     /// Replaces the BULK manifest (the commit point of an import) and removes segment files the
     /// new manifest no longer names.
+    #[cfg(feature = "import")]
     pub(crate) fn commit_segments(&self, segments: Vec<Segment>) -> Result<()> {
         let dir = self.bulk_dir();
         fsutil::write_json(
@@ -487,6 +488,7 @@ impl Dataset {
             .ok_or_else(|| not_found("dataset import job", name))
     }
 
+    #[cfg(feature = "import")]
     pub(crate) fn write_job(&self, job: &ImportJobInfo) -> Result<()> {
         let dir = self.jobs_dir();
         fsutil::create_dir_durable(&dir)?;

@@ -17,7 +17,7 @@
 //! Only items with at least [`EaseParams::min_users`] users are solved for; every other item's
 //! row and column of `B` is zero (it neither scores nor contributes). On MovieLens
 //! ml-latest-small this leaves 3,300 of 9,724 items at the default of 5 and is as accurate as the
-//! full solve under the Personalize protocol (`benches/quality`), at about a thirtieth of the
+//! full solve under the Personalize protocol (`benches/quality`), at about a twentieth of the
 //! time: rare items are seldom the next item, and `λ` shrinks their weights towards 0 anyway.
 
 use std::thread;
