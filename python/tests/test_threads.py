@@ -11,9 +11,9 @@ import attune
 
 
 def test_another_thread_keeps_running_while_training(loaded: attune.Store) -> None:
-    # About half a second of single-threaded iALS on the synthetic data.
+    # Enough iALS work (a few tenths of a second or more) to watch another thread run.
     loaded.create_solution(
-        "slow", "g", hyperparameters={"algorithm": "ials", "iterations": 60, "factors": 64}
+        "slow", "g", hyperparameters={"algorithm": "ials", "iterations": 200, "factors": 192}
     )
     done = threading.Event()
     result: dict[str, Any] = {}
