@@ -55,10 +55,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use smallvec::SmallVec;
 
-use crate::http::{check_arn, check_chars, check_word, parse_json, ApiError, Service};
+use crate::http::{check_arn, check_chars, parse_json, ApiError, Service};
 use crate::metrics::Series;
 use crate::realtime::Recent;
-use crate::runtime::MAX_CONTEXT;
+use crate::runtime::check_context;
 use crate::state::{AppState, LiveCampaign};
 
 /// The most hits a request may carry (OpenSearch's default `index.max_result_window`).
@@ -119,24 +119,6 @@ struct RerankRequest<'a> {
     context: Option<HashMap<Cow<'a, str>, Cow<'a, str>>>,
     #[serde(borrow, default, alias = "item_ids")]
     item_ids: Option<Vec<ItemId<'a>>>,
-}
-
-fn check_context(context: Option<&HashMap<Cow<'_, str>, Cow<'_, str>>>) -> Result<(), ApiError> {
-    let Some(context) = context else {
-        return Ok(());
-    };
-    if context.len() > MAX_CONTEXT {
-        return Err(ApiError::invalid(format!(
-            "context: at most {MAX_CONTEXT} entries, found {}",
-            context.len()
-        )));
-    }
-    for (k, v) in context {
-        check_chars("context key", k, 1, 150)?;
-        check_word("context key", k)?;
-        check_chars(&format!("context.{k}"), v, 0, 1000)?;
-    }
-    Ok(())
 }
 
 /// The live campaign a `campaignArn` names.

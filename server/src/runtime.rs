@@ -95,7 +95,8 @@ fn campaign(state: &AppState, arn: Option<&str>) -> Result<Arc<LiveCampaign>, Ap
     }
 }
 
-fn check_context(context: Option<&StrMap<'_>>) -> Result<(), ApiError> {
+/// Checks a request's `context` map (shared with the OpenSearch endpoints).
+pub(crate) fn check_context(context: Option<&StrMap<'_>>) -> Result<(), ApiError> {
     let Some(context) = context else {
         return Ok(());
     };
