@@ -53,12 +53,11 @@ use attune::model::{Model, Recipe};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use smallvec::SmallVec;
 
 use crate::http::{check_arn, check_chars, parse_json, ApiError, Service};
 use crate::metrics::Series;
 use crate::realtime::Recent;
-use crate::runtime::check_context;
+use crate::runtime::{check_context, recent_events};
 use crate::state::{AppState, LiveCampaign};
 
 /// The most hits a request may carry (OpenSearch's default `index.max_result_window`).
@@ -184,23 +183,6 @@ fn blend_request(
         model.rank(user, &recent, distinct)
     });
     Ok((blended, n, n.min(blend::MAX_RERANKED_HITS)))
-}
-
-/// The user's recent events newer than the campaign's model, weighted by the model (as for
-/// GetPersonalizedRanking).
-fn recent_events<'e>(
-    campaign: &LiveCampaign,
-    user: &str,
-    buf: &'e mut Recent,
-) -> SmallVec<[(&'e str, f32); 8]> {
-    campaign
-        .group
-        .realtime
-        .newer_than(user, campaign.trained_seq, buf);
-    let model: &Model = &campaign.model;
-    buf.iter()
-        .map(|e| (&*e.item, model.event_weight(&e.event_type)))
-        .collect()
 }
 
 fn push_f64(out: &mut Vec<u8>, x: f64) {

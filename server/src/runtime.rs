@@ -211,8 +211,9 @@ fn resolve_columns<'r>(
         .collect()
 }
 
-/// The user's recent events newer than the campaign's model, weighted by the model.
-fn recent_events<'e>(
+/// The user's recent events newer than the campaign's model, weighted by the model (shared
+/// with the OpenSearch endpoints).
+pub(crate) fn recent_events<'e>(
     campaign: &LiveCampaign,
     user: &str,
     buf: &'e mut Recent,
