@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod opensearch_node;
+
 /// Rows of `ml-latest-small/ratings.csv`.
 pub const ML_INTERACTIONS: u64 = 100_836;
 /// Rows of `ml-latest-small/movies.csv`.
