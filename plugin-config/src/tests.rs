@@ -486,3 +486,59 @@ fn rendering_and_reading_like_ml_commons() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+/// The shared test vectors `vectors/processor-configs.json`: every rule of
+/// [`ProcessorConfig::from_raw`] with its exact message, or the normalized configuration when
+/// valid. The Java plugin (`opensearch-plugin/`) checks the same file against its factory, run
+/// through OpenSearch core's pipeline parsing, so both sides show the user the same text.
+#[test]
+fn shared_processor_config_vectors() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/processor-configs.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let vectors: Vec<Value> = serde_json::from_str(&text).expect("the vectors are a JSON list");
+    assert!(vectors.len() >= 50, "only {} vectors", vectors.len());
+    let mut names = std::collections::HashSet::new();
+    let (mut valid, mut invalid) = (0, 0);
+    for v in &vectors {
+        let name = v["name"].as_str().expect("every vector has a name");
+        assert!(names.insert(name), "duplicate vector name: {name}");
+        let config = &v["config"];
+        assert!(config.is_object(), "{name}: config is an object");
+        let raw: RawProcessorConfig = serde_json::from_value(config.clone())
+            .unwrap_or_else(|e| panic!("{name}: not a raw configuration: {e}"));
+        let got = ProcessorConfig::from_raw(raw);
+        match (&v["error"], got) {
+            (Value::String(expected), Err(e)) => {
+                assert_eq!(&e.message, expected, "{name}");
+                invalid += 1;
+            }
+            (Value::String(expected), Ok(c)) => {
+                panic!("{name}: expected the error {expected:?}, got {c:?}")
+            }
+            (Value::Null, Err(e)) => panic!("{name}: expected valid, got {:?}", e.message),
+            (Value::Null, Ok(c)) => {
+                let expected = &v["normalized"];
+                let got = json!({
+                    "campaign_arn": c.campaign_arn,
+                    "item_id_field": c.item_id_field.name(),
+                    "recipe": c.recipe.name(),
+                    "weight": c.weight,
+                    "tag": c.tag,
+                    "description": c.description,
+                    "iam_role_arn": c.iam_role_arn,
+                    "external_account_iam_role_arn": c.external_account_iam_role_arn,
+                    "aws_region": c.aws_region,
+                    "ignore_failure": c.ignore_failure,
+                });
+                assert_eq!(&got, expected, "{name}");
+                valid += 1;
+            }
+            (other, _) => panic!("{name}: error must be a string or null, found {other}"),
+        }
+    }
+    assert!(
+        valid >= 10 && invalid >= 40,
+        "{valid} valid, {invalid} invalid"
+    );
+}
