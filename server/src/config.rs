@@ -15,6 +15,12 @@
 //! lru_capacity = 100000             # users (and sessions) with real-time events kept
 //! recent_events_per_user = 50
 //! worker_threads = 4                # default: one per core
+//! opensearch_url = "http://127.0.0.1:9200" # turns the search proxy on (crate::proxy)
+//!
+//! [proxy]                           # defaults of the search proxy (query parameters override)
+//! campaign = "demo-ranking"         # a campaign name or ARN
+//! weight = 0.3                      # 0.0..=1.0, a number or a string holding one
+//! item_id_field = "item_id"         # the _source field with the item id; "_id" for the doc id
 //! ```
 
 use std::fmt;
@@ -53,6 +59,34 @@ pub struct RawConfig {
     pub recent_events_per_user: Option<usize>,
     /// Runtime worker threads (default: one per core).
     pub worker_threads: Option<usize>,
+    /// The OpenSearch cluster the search proxy forwards to (`http://` or `https://`); the
+    /// proxy's routes exist only when it is set.
+    pub opensearch_url: Option<String>,
+    /// The search proxy's defaults (the `[proxy]` table).
+    pub proxy: Option<RawProxyConfig>,
+}
+
+/// The `[proxy]` table: the search proxy's defaults, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxyConfig {
+    /// The Personalized-Ranking campaign (a name or an ARN).
+    pub campaign: Option<String>,
+    /// The weight of personalization: a number in `0.0..=1.0` or a string holding one.
+    pub weight: Option<serde_json::Value>,
+    /// The `_source` field holding the item id (`_id` for the document id).
+    pub item_id_field: Option<String>,
+}
+
+impl RawProxyConfig {
+    /// This table with every key `over` sets replacing ours.
+    pub fn merged(self, over: RawProxyConfig) -> RawProxyConfig {
+        RawProxyConfig {
+            campaign: over.campaign.or(self.campaign),
+            weight: over.weight.or(self.weight),
+            item_id_field: over.item_id_field.or(self.item_id_field),
+        }
+    }
 }
 
 impl RawConfig {
@@ -99,6 +133,11 @@ impl RawConfig {
             lru_capacity: over.lru_capacity.or(self.lru_capacity),
             recent_events_per_user: over.recent_events_per_user.or(self.recent_events_per_user),
             worker_threads: over.worker_threads.or(self.worker_threads),
+            opensearch_url: over.opensearch_url.or(self.opensearch_url),
+            proxy: match (self.proxy, over.proxy) {
+                (Some(p), Some(o)) => Some(p.merged(o)),
+                (p, o) => o.or(p),
+            },
         }
     }
 }
@@ -140,6 +179,125 @@ pub struct Config {
     pub recent_events_per_user: usize,
     /// Runtime worker threads (`None`: one per core).
     pub worker_threads: Option<usize>,
+    /// The search proxy, when `opensearch_url` is set.
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// The search proxy's validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyConfig {
+    /// The OpenSearch cluster, `http(s)://host[:port][/prefix]`.
+    pub opensearch_url: String,
+    /// The default campaign (a name or an ARN), if any.
+    pub campaign: Option<String>,
+    /// The default weight, in `0.0..=1.0`.
+    pub weight: f64,
+    /// The default item id field (`_id`: the document id).
+    pub item_id_field: String,
+}
+
+/// The weight is validated finite, so equality is total.
+impl Eq for ProxyConfig {}
+
+/// The default weight of the search proxy.
+pub const DEFAULT_PROXY_WEIGHT: f64 = 0.3;
+/// The default item id field of the search proxy.
+pub const DEFAULT_PROXY_ITEM_ID_FIELD: &str = "item_id";
+
+impl ProxyConfig {
+    /// Validates the proxy's keys; `None` without an `opensearch_url`.
+    fn from_raw(
+        url: Option<String>,
+        raw: Option<RawProxyConfig>,
+    ) -> Result<Option<ProxyConfig>, ConfigError> {
+        let raw = raw.unwrap_or_default();
+        let Some(url) = url else {
+            if raw != RawProxyConfig::default() {
+                return Err(ConfigError(
+                    "proxy: the search proxy's settings need opensearch_url (or \
+                     --opensearch-url)"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let opensearch_url = check_opensearch_url(&url)?;
+        let campaign = match raw.campaign {
+            None => None,
+            Some(c) => {
+                check_campaign(&c)?;
+                Some(c)
+            }
+        };
+        let weight = match &raw.weight {
+            None => DEFAULT_PROXY_WEIGHT,
+            Some(w) => plugin_config::weight_from_value(Some(w))
+                .map_err(|e| ConfigError(format!("proxy.weight: {e}")))?,
+        };
+        let item_id_field = match raw.item_id_field {
+            None => DEFAULT_PROXY_ITEM_ID_FIELD.to_owned(),
+            Some(f) if f.trim().is_empty() => {
+                return Err(ConfigError(
+                    "proxy.item_id_field: must not be blank (use \"_id\" for the document id)"
+                        .into(),
+                ))
+            }
+            Some(f) => f,
+        };
+        Ok(Some(ProxyConfig {
+            opensearch_url,
+            campaign,
+            weight,
+            item_id_field,
+        }))
+    }
+}
+
+/// Checks an OpenSearch URL: `http` or `https`, a host, no query, fragment or credentials.
+/// Returns it without a trailing slash.
+fn check_opensearch_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| {
+        ConfigError(format!(
+            "opensearch_url: {url:?} {why}; use http(s)://host:port, like \
+             http://127.0.0.1:9200"
+        ))
+    };
+    let parsed =
+        opensearch::http::Url::parse(url).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "must not carry credentials (clients send their own Authorization header)",
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Checks a campaign given as a name or an ARN.
+fn check_campaign(c: &str) -> Result<(), ConfigError> {
+    let name = attune::arn::name_of("campaign", c);
+    let ok = name.is_some_and(|n| {
+        (1..=63).contains(&n.len())
+            && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "proxy.campaign: {c:?} is neither a campaign name nor a campaign ARN \
+             (arn:aws:personalize:<region>:<account>:campaign/<name>)"
+        )))
+    }
 }
 
 fn range<T: PartialOrd + fmt::Display + Copy>(
@@ -234,6 +392,7 @@ impl Config {
                 None => None,
                 Some(n) => Some(range("worker_threads", Some(n), 1, 1, 1024)?),
             },
+            proxy: ProxyConfig::from_raw(raw.opensearch_url, raw.proxy)?,
         })
     }
 
@@ -331,6 +490,96 @@ mod tests {
         let c = Config::from_raw(file.merged(flags)).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("file"));
         assert_eq!(c.listen.port(), 2);
+    }
+
+    #[test]
+    fn proxy_settings() {
+        let c = check("data_dir = \"d\"").unwrap();
+        assert_eq!(c.proxy, None);
+        let c = check("data_dir = \"d\"\nopensearch_url = \"http://127.0.0.1:9200/\"").unwrap();
+        assert_eq!(
+            c.proxy,
+            Some(ProxyConfig {
+                opensearch_url: "http://127.0.0.1:9200".into(),
+                campaign: None,
+                weight: 0.3,
+                item_id_field: "item_id".into(),
+            })
+        );
+        let c = check(
+            r#"
+            data_dir = "d"
+            opensearch_url = "https://search.example:9200/prefix"
+            [proxy]
+            campaign = "arn:aws:personalize:local:000000000000:campaign/demo-ranking"
+            weight = "0.7"
+            item_id_field = "_id"
+            "#,
+        )
+        .unwrap();
+        let p = c.proxy.unwrap();
+        assert_eq!(p.weight, 0.7);
+        assert_eq!(p.item_id_field, "_id");
+        assert_eq!(p.opensearch_url, "https://search.example:9200/prefix");
+        let p = check("data_dir = \"d\"\nopensearch_url = \"http://h:1\"\n[proxy]\nweight = 1")
+            .unwrap()
+            .proxy
+            .unwrap();
+        assert_eq!(p.weight, 1.0);
+        // Flags override the file's [proxy] keys one by one.
+        let file = RawConfig::from_toml(
+            "data_dir = \"d\"\nopensearch_url = \"http://h:1\"\n[proxy]\ncampaign = \"a\"\nweight = 0.5",
+        )
+        .unwrap();
+        let flags = RawConfig {
+            proxy: Some(RawProxyConfig {
+                weight: Some(serde_json::json!("0")),
+                ..RawProxyConfig::default()
+            }),
+            ..RawConfig::default()
+        };
+        let p = Config::from_raw(file.merged(flags)).unwrap().proxy.unwrap();
+        assert_eq!((p.campaign.as_deref(), p.weight), (Some("a"), 0.0));
+    }
+
+    #[test]
+    fn proxy_errors_name_the_key() {
+        let err = |toml: &str| check(&format!("data_dir = \"d\"\n{toml}")).unwrap_err();
+        for (toml, needle) in [
+            ("opensearch_url = \"localhost:9200\"", "opensearch_url"),
+            ("opensearch_url = \"ftp://h\"", "http:// or https://"),
+            ("opensearch_url = \"http://u:p@h:1\"", "credentials"),
+            ("opensearch_url = \"http://h:1/?x=1\"", "query"),
+            ("opensearch_url = \"not a url\"", "is not a URL"),
+            ("[proxy]\nweight = 0.5", "need opensearch_url"),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\nweight = 1.5",
+                "proxy.weight: [weight] invalid value for weight",
+            ),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\nweight = \"abc\"",
+                "proxy.weight: [weight] property cannot be converted to a double [abc]",
+            ),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\ncampaign = \"a b\"",
+                "proxy.campaign",
+            ),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\ncampaign = \"arn:aws:personalize:x:y:solution/s\"",
+                "proxy.campaign",
+            ),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\nitem_id_field = \" \"",
+                "proxy.item_id_field",
+            ),
+            (
+                "opensearch_url = \"http://h:1\"\n[proxy]\nfield = \"x\"",
+                "unknown field `field`",
+            ),
+        ] {
+            let e = err(toml);
+            assert!(e.contains(needle), "{toml}: {e}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!   ([`realtime`]) and item catalogs ([`catalog`]), and the [`metrics`].
 //! - [`http`]: the router ([`http::routes`]) and AWS-shaped errors; [`runtime`] the runtime
 //!   API, [`events`] the events API, [`control`] the control plane, [`opensearch`] the
-//!   OpenSearch re-rank endpoints.
+//!   OpenSearch re-rank endpoints, [`proxy`] the search proxy in front of OpenSearch.
 //!
 //! Connections are capped by a semaphore (`max_connections`), each request by a body limit
 //! (`max_body_bytes`) and a timeout (`request_timeout_ms`). On shutdown the listener closes,
@@ -24,6 +24,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod opensearch;
+pub mod proxy;
 pub mod realtime;
 pub mod runtime;
 pub mod state;

@@ -36,6 +36,8 @@ pub enum Route {
     Metrics,
     /// `POST /opensearch/rerank` and `/opensearch/scores`.
     OpenSearch,
+    /// The search proxy: `GET`/`POST /{index}/_search` forwarded to OpenSearch.
+    Proxy,
     /// Anything else (404, 405, rejected before routing).
     Other,
 }
@@ -53,12 +55,13 @@ impl Route {
             Route::Health => "health",
             Route::Metrics => "metrics",
             Route::OpenSearch => "opensearch",
+            Route::Proxy => "proxy",
             Route::Other => "other",
         }
     }
 }
 
-const ROUTES: [Route; 10] = [
+const ROUTES: [Route; 11] = [
     Route::Ranking,
     Route::Recommendations,
     Route::Events,
@@ -68,6 +71,7 @@ const ROUTES: [Route; 10] = [
     Route::Health,
     Route::Metrics,
     Route::OpenSearch,
+    Route::Proxy,
     Route::Other,
 ];
 

@@ -121,7 +121,7 @@ struct RerankRequest<'a> {
 }
 
 /// The live campaign a `campaignArn` names.
-fn campaign(state: &AppState, arn: Option<&str>) -> Result<Arc<LiveCampaign>, ApiError> {
+pub(crate) fn campaign(state: &AppState, arn: Option<&str>) -> Result<Arc<LiveCampaign>, ApiError> {
     let arn = arn.ok_or_else(|| ApiError::invalid("campaignArn: required"))?;
     check_arn("campaignArn", arn)?;
     let not_found = || ApiError::not_found(Service::Attune, format!("campaign not found: {arn}"));
@@ -158,15 +158,7 @@ fn blend_request(
         check_chars("userId", user, 1, 256)?;
     }
     check_context(req.context.as_ref())?;
-    let model: &Model = &campaign.model;
-    if model.recipe() != Recipe::PersonalizedRanking {
-        return Err(ApiError::invalid(format!(
-            "campaign {} serves a {} recipe; re-ranking search hits needs a \
-             PERSONALIZED_RANKING campaign",
-            campaign.info.campaign_arn,
-            model.recipe().recipe_type()
-        )));
-    }
+    check_ranking_campaign(&campaign)?;
     let n = item_ids.len();
     if weight == 0.0 {
         return Ok((blend::identity(n), n, 0));
@@ -177,12 +169,37 @@ fn blend_request(
         ))
     })?;
     let ids: Vec<Option<&str>> = item_ids.iter().map(|i| i.0.as_deref()).collect();
-    let blended = blend::rerank(&ids, weight, |distinct| {
-        let mut buf = Recent::new();
-        let recent = recent_events(&campaign, user, &mut buf);
-        model.rank(user, &recent, distinct)
-    });
+    let blended = blend_hits(&campaign, user, &ids, weight);
     Ok((blended, n, n.min(blend::MAX_RERANKED_HITS)))
+}
+
+/// Checks that a campaign serves a PERSONALIZED_RANKING model (400 otherwise).
+pub(crate) fn check_ranking_campaign(campaign: &LiveCampaign) -> Result<(), ApiError> {
+    let model: &Model = &campaign.model;
+    if model.recipe() != Recipe::PersonalizedRanking {
+        return Err(ApiError::invalid(format!(
+            "campaign {} serves a {} recipe; re-ranking search hits needs a \
+             PERSONALIZED_RANKING campaign",
+            campaign.info.campaign_arn,
+            model.recipe().recipe_type()
+        )));
+    }
+    Ok(())
+}
+
+/// The blend of the OpenSearch endpoints and the search proxy: hits' item ids in OpenSearch
+/// order re-ranked for `user` with the campaign's model and the user's real-time events.
+pub(crate) fn blend_hits(
+    campaign: &LiveCampaign,
+    user: &str,
+    ids: &[Option<&str>],
+    weight: f64,
+) -> Vec<BlendedHit> {
+    blend::rerank(ids, weight, |distinct| {
+        let mut buf = Recent::new();
+        let recent = recent_events(campaign, user, &mut buf);
+        campaign.model.rank(user, &recent, distinct)
+    })
 }
 
 fn push_f64(out: &mut Vec<u8>, x: f64) {

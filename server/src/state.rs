@@ -217,6 +217,8 @@ pub struct AppState {
     trackers: RwLock<HashMap<String, String>>,
     reload: Mutex<()>,
     metrics: Metrics,
+    /// The search proxy's client, when `opensearch_url` is set.
+    proxy: Option<crate::proxy::Proxy>,
 }
 
 impl AppState {
@@ -224,6 +226,10 @@ impl AppState {
     /// [`AppState::reload_campaigns`] runs. BLOCKING.
     pub fn open(config: Config) -> Result<AppState, attune::Error> {
         let store = Store::open(&config.data_dir)?;
+        let proxy = match &config.proxy {
+            Some(p) => Some(crate::proxy::Proxy::new(p).map_err(attune::Error::InvalidInput)?),
+            None => None,
+        };
         Ok(AppState {
             recorder: Recorder::new(store.clone()),
             store,
@@ -233,6 +239,7 @@ impl AppState {
             trackers: RwLock::new(HashMap::new()),
             reload: Mutex::new(()),
             metrics: Metrics::default(),
+            proxy,
         })
     }
 
@@ -254,6 +261,11 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The search proxy, when `opensearch_url` is set.
+    pub fn proxy(&self) -> Option<&crate::proxy::Proxy> {
+        self.proxy.as_ref()
     }
 
     /// A live campaign by name.

@@ -6,6 +6,8 @@ mod crash;
 mod events;
 mod import;
 mod opensearch;
+mod opensearch_plugin;
+mod opensearch_proxy;
 mod server;
 mod server_events;
 mod server_lifecycle;

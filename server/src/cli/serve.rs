@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use attune_server::config::RawProxyConfig;
 use attune_server::{AppState, Config, RawConfig};
 use clap::Args;
 use tracing::warn;
@@ -46,6 +47,22 @@ pub(crate) struct ServeArgs {
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
+    /// Turn on the search proxy: `GET`/`POST /{index}/_search` are forwarded to this OpenSearch
+    /// cluster (http:// or https://) and their hits re-ranked when the search body carries
+    /// `ext.personalize_request_parameters`.
+    #[arg(long, value_name = "URL")]
+    opensearch_url: Option<String>,
+    /// The search proxy's campaign (name or ARN); `?personalize_campaign=` overrides it.
+    #[arg(long, value_name = "CAMPAIGN")]
+    proxy_campaign: Option<String>,
+    /// The search proxy's weight of personalization, 0.0 to 1.0 (default 0.3);
+    /// `?personalize_weight=` overrides it.
+    #[arg(long, value_name = "WEIGHT")]
+    proxy_weight: Option<String>,
+    /// The `_source` field holding the item id (default `item_id`; `_id` for the document id);
+    /// `?personalize_item_id_field=` overrides it.
+    #[arg(long, value_name = "FIELD")]
+    proxy_item_id_field: Option<String>,
 }
 
 impl ServeArgs {
@@ -62,6 +79,10 @@ impl ServeArgs {
             reload_interval_ms: None,
             lru_capacity: None,
             worker_threads: None,
+            opensearch_url: None,
+            proxy_campaign: None,
+            proxy_weight: None,
+            proxy_item_id_field: None,
         }
     }
 
@@ -81,6 +102,15 @@ impl ServeArgs {
             reload_interval_ms: self.reload_interval_ms,
             lru_capacity: self.lru_capacity,
             worker_threads: self.worker_threads,
+            opensearch_url: self.opensearch_url.clone(),
+            proxy: (self.proxy_campaign.is_some()
+                || self.proxy_weight.is_some()
+                || self.proxy_item_id_field.is_some())
+            .then(|| RawProxyConfig {
+                campaign: self.proxy_campaign.clone(),
+                weight: self.proxy_weight.clone().map(serde_json::Value::String),
+                item_id_field: self.proxy_item_id_field.clone(),
+            }),
             ..RawConfig::default()
         };
         let mut raw = file.merged(flags);

@@ -6,8 +6,9 @@
 //! 3. A request with `X-Amz-Target: AmazonPersonalize.<Op>` is control plane (any path, POST);
 //!    else the path decides: `POST /personalize-ranking`, `POST /recommendations`,
 //!    `POST /events`, `POST /items`, `POST /users`, `POST /opensearch/rerank`,
-//!    `POST /opensearch/scores`, `GET /health`, `GET /metrics`. Other paths are 404 and other
-//!    methods 405, both with an AWS-shaped body.
+//!    `POST /opensearch/scores`, `GET /health`, `GET /metrics`, and with `opensearch_url` set
+//!    the search proxy's `GET`/`POST /{index}/_search` and `/_search` ([`crate::proxy`]). Other
+//!    paths are 404 and other methods 405, both with an AWS-shaped body.
 //! 4. The body is read up to `max_body_bytes` (413 beyond it) and the whole request must finish
 //!    within `request_timeout` (408 otherwise).
 //! 5. Errors become `{"__type","message"}` plus `x-amzn-ErrorType`; 4xx are not logged, 5xx are
@@ -26,7 +27,7 @@ use tracing::{error, Instrument};
 use super::{ApiError, Failure, Service};
 use crate::metrics::{Route, Series};
 use crate::state::AppState;
-use crate::{control, events, opensearch, runtime};
+use crate::{control, events, opensearch, proxy, runtime};
 
 /// The content type of control-plane responses (awsJson1_1).
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -59,6 +60,7 @@ enum Target {
     Users,
     OpenSearchRerank,
     OpenSearchScores,
+    Proxy,
     Health,
     Metrics,
 }
@@ -74,6 +76,7 @@ impl Target {
             Target::Users => Route::Users,
             // Campaign-level series are the campaign's ranking series; see crate::opensearch.
             Target::OpenSearchRerank | Target::OpenSearchScores => Route::OpenSearch,
+            Target::Proxy => Route::Proxy,
             Target::Health => Route::Health,
             Target::Metrics => Route::Metrics,
         }
@@ -86,6 +89,7 @@ impl Target {
             Target::Events | Target::Items | Target::Users => Service::Events,
             Target::OpenSearchRerank
             | Target::OpenSearchScores
+            | Target::Proxy
             | Target::Health
             | Target::Metrics => Service::Attune,
         }
@@ -100,8 +104,9 @@ fn error(status: StatusCode, kind: &'static str, message: impl Into<String>) -> 
     }
 }
 
-/// Decides the target from the method, path and `X-Amz-Target`.
-fn target<B>(req: &Request<B>) -> Result<Target, ApiError> {
+/// Decides the target from the method, path and `X-Amz-Target` (`proxy`: whether the search
+/// proxy is on).
+fn target<B>(req: &Request<B>, proxy: bool) -> Result<Target, ApiError> {
     let method = req.method();
     if let Some(t) = req.headers().get("x-amz-target") {
         let t = t.to_str().unwrap_or_default();
@@ -139,6 +144,16 @@ fn target<B>(req: &Request<B>) -> Result<Target, ApiError> {
                 "UnknownOperationException",
                 "POST / needs an X-Amz-Target: AmazonPersonalize.<Operation> header",
             ))
+        }
+        path if proxy && proxy::is_search_path(path) => {
+            if method != Method::GET && method != Method::POST {
+                return Err(error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "UnknownOperationException",
+                    format!("{path} takes GET or POST, not {method}"),
+                ));
+            }
+            return Ok(Target::Proxy);
         }
         path => {
             return Err(error(
@@ -330,7 +345,7 @@ where
             );
         }
     }
-    let target = match target(&req) {
+    let target = match target(&req, state.proxy().is_some()) {
         Ok(t) => t,
         Err(e) => {
             let content_type = if req.headers().contains_key("x-amz-target") {
@@ -399,7 +414,8 @@ where
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = read_body(req.into_body(), state.config().max_body_bytes, declared).await?;
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, state.config().max_body_bytes, declared).await?;
     let ok_json = |bytes: Vec<u8>| respond(StatusCode::OK, JSON, Bytes::from(bytes), &placeholder);
     let empty = || respond(StatusCode::OK, JSON, Bytes::new(), &placeholder);
     match target {
@@ -409,6 +425,7 @@ where
         Target::Recommendations => Ok(ok_json(runtime::recommendations(state, &body, series)?)),
         Target::OpenSearchRerank => Ok(ok_json(opensearch::rerank(state, &body, series)?)),
         Target::OpenSearchScores => Ok(ok_json(opensearch::scores(state, &body, series)?)),
+        Target::Proxy => proxy::search(state, &parts, body).await,
         Target::Events => events::put_events(Arc::clone(state), body)
             .await
             .map(|()| empty()),

@@ -1,0 +1,470 @@
+//! The search proxy end to end: a real OpenSearch 2.19 node without any plugin, and
+//! `attune serve --opensearch-url <node>` in front of it. Every proxied answer is compared with
+//! the node's direct answer to the same search: hits re-ranked exactly as `attune::blend` over
+//! the fixture's model ranks them (with the user's real-time events), everything else as
+//! OpenSearch wrote it.
+//!
+//! One node for the whole test (it costs ~10 s and 512 MB to start); the checks run in sequence
+//! with a message per step.
+
+use attune::api::{Event, PutEventsRequest};
+use attune::client::Response;
+use attune::model::Model;
+use opensearch::http::headers::{HeaderMap, HeaderName, HeaderValue};
+use opensearch::http::Method;
+use serde_json::{json, Value};
+use tests::opensearch_node::{Node, NodeOptions};
+
+use crate::server::{assert_error, Fixture};
+
+const INDEX: &str = "catalog";
+/// The server's default weight in this test (`--proxy-weight`).
+const WEIGHT: f64 = 0.6;
+/// OpenSearch's limit on the request headers here: a longer `Authorization` header is refused.
+const MAX_HEADER: usize = 2048;
+
+fn step(what: &str) {
+    eprintln!("opensearch proxy: {what}");
+}
+
+/// The catalog: the fixture's 500 items, 150 items the model does not know and 20 documents
+/// without an item id, with scores (`boost`) that interleave them.
+fn documents() -> Vec<Value> {
+    let known = (1..=500).map(|k| {
+        let genre = ["a", "b", "c"][k % 3];
+        json!({"doc": format!("doc-i{k}"), "item_id": format!("i{k}"),
+               "genre": genre, "boost": ((k * 7919) % 997 + 1) as f64})
+    });
+    let unknown = (0..150).map(|k| {
+        json!({"doc": format!("doc-new-{k}"), "item_id": format!("new-{k}"),
+               "genre": "new", "boost": ((k * 104_729) % 991 + 3) as f64 + 0.5})
+    });
+    let idless = (0..20).map(|k| {
+        json!({"doc": format!("doc-none-{k}"), "genre": "none",
+               "boost": (k * 50 + 7) as f64 + 0.25})
+    });
+    known.chain(unknown).chain(idless).collect()
+}
+
+/// A search: scores are the documents' `boost`, with aggregations and the exact total.
+fn search(size: usize) -> Value {
+    json!({
+        "size": size,
+        "track_total_hits": true,
+        "query": {"function_score": {"query": {"match_all": {}},
+                  "field_value_factor": {"field": "boost"}, "boost_mode": "replace"}},
+        "aggs": {"genres": {"terms": {"field": "genre"}}, "top": {"max": {"field": "boost"}}},
+    })
+}
+
+/// `body` with the personalization extension for `user`.
+fn with_ext(body: &Value, user: &str) -> Value {
+    let mut b = body.clone();
+    b["ext"] = json!({"personalize_request_parameters": {"user_id": user}});
+    b
+}
+
+fn hits(v: &Value) -> &Vec<Value> {
+    v["hits"]["hits"].as_array().expect("hits.hits")
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    hits(v)
+        .iter()
+        .map(|h| h["_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A raw request to the node: status, content type and body bytes.
+fn node_raw(
+    node: &Node,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let client = node.client();
+    let mut h = HeaderMap::new();
+    for (k, v) in headers {
+        h.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    node.block_on(async {
+        let r = client
+            .send(
+                Method::Post,
+                path,
+                h,
+                None::<&()>,
+                Some(body.to_vec()),
+                None,
+            )
+            .await
+            .unwrap();
+        let status = r.status_code().as_u16();
+        let ty = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, ty, r.bytes().await.unwrap().to_vec())
+    })
+}
+
+/// The node's direct answer to a search (without the extension).
+fn direct(node: &Node, path: &str, body: &Value) -> Value {
+    let (status, v) = node.send("POST", path, Some(body));
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn proxy_raw(
+    fx: &Fixture,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Response {
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    fx.client
+        .request(method, path, &h, &serde_json::to_vec(body).unwrap())
+        .unwrap()
+}
+
+/// A search through the proxy; must answer 200 with JSON.
+fn proxied(fx: &Fixture, path: &str, body: &Value) -> Value {
+    let r = proxy_raw(fx, "POST", path, &[], body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json().unwrap()
+}
+
+/// The blend of the direct answer's hits for `user` with the model (and `recent` events): the
+/// expected `(_id, _score)` of each proxied hit.
+fn expected(
+    model: &Model,
+    user: &str,
+    recent: &[(&str, f32)],
+    direct: &Value,
+    weight: f64,
+) -> Vec<(String, f64)> {
+    let hits = hits(direct);
+    let item_ids: Vec<Option<&str>> = hits
+        .iter()
+        .map(|h| h["_source"]["item_id"].as_str())
+        .collect();
+    attune::blend::rerank(&item_ids, weight, |d| model.rank(user, recent, d))
+        .iter()
+        .map(|b| (hits[b.hit]["_id"].as_str().unwrap().to_owned(), b.score))
+        .collect()
+}
+
+/// Everything but `took`, `hits.hits` and `hits.max_score`.
+fn rest(v: &Value) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    o.remove("took");
+    let h = o["hits"].as_object_mut().unwrap();
+    h.remove("hits");
+    h.remove("max_score");
+    v
+}
+
+/// Asserts a proxied answer is the direct one with its hits in the expected order and scores.
+#[track_caller]
+fn assert_blended(proxied: &Value, direct: &Value, expected: &[(String, f64)]) {
+    assert_eq!(rest(proxied), rest(direct));
+    let got = hits(proxied);
+    assert_eq!(got.len(), expected.len());
+    for (k, (hit, (id, score))) in got.iter().zip(expected).enumerate() {
+        assert_eq!(hit["_id"], json!(id), "hit {k}");
+        let s = hit["_score"].as_f64().unwrap();
+        assert!((s - score).abs() < 1e-12, "hit {k}: score {s} vs {score}");
+        // The hit itself is OpenSearch's, but for its score.
+        let original = hits(direct).iter().find(|h| h["_id"] == json!(id)).unwrap();
+        let (mut a, mut b) = (hit.clone(), original.clone());
+        a.as_object_mut().unwrap().remove("_score");
+        b.as_object_mut().unwrap().remove("_score");
+        assert_eq!(a, b, "hit {k}");
+    }
+    if let Some((_, first)) = expected.first() {
+        assert_eq!(proxied["hits"]["max_score"].as_f64(), Some(*first));
+    }
+}
+
+#[test]
+fn the_search_proxy_in_front_of_a_real_node() {
+    let node = Node::start(NodeOptions {
+        settings: vec![("http.max_header_size".into(), format!("{MAX_HEADER}b"))],
+        ..NodeOptions::default()
+    });
+    let url = node.url();
+    let weight = WEIGHT.to_string();
+    let fx = Fixture::start_with(&[
+        "--opensearch-url",
+        &url,
+        "--proxy-campaign",
+        "rank",
+        "--proxy-weight",
+        &weight,
+    ]);
+    let model = fx.model(&fx.t.rank_v1);
+    let path = format!("/{INDEX}/_search");
+
+    step("catalog index");
+    let (status, v) = node.send(
+        "PUT",
+        &format!("/{INDEX}"),
+        Some(&json!({
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {"properties": {"doc": {"type": "keyword"},
+                "item_id": {"type": "keyword"}, "genre": {"type": "keyword"},
+                "boost": {"type": "float"}}},
+        })),
+    );
+    assert_eq!(status, 200, "{v}");
+    let docs = documents();
+    node.bulk_index(INDEX, &docs, |d| d["doc"].as_str().unwrap().to_owned());
+    let all = direct(&node, &path, &search(0));
+    assert_eq!(all["hits"]["total"]["value"], docs.len());
+
+    step("two users, different histories: different orders, each the blend");
+    let body = search(100);
+    let os = direct(&node, &path, &body);
+    let mut orders = Vec::new();
+    for user in ["u1", "u2"] {
+        assert!(model.users.index(user).is_some(), "{user} is trained");
+        let got = proxied(&fx, &path, &with_ext(&body, user));
+        let want = expected(&model, user, &[], &os, WEIGHT);
+        assert_blended(&got, &os, &want);
+        assert_ne!(ids(&got), ids(&os), "{user}: not re-ranked");
+        orders.push(ids(&got));
+    }
+    assert_ne!(orders[0], orders[1]);
+
+    step("query parameters override the weight and the campaign (an ARN); GET works too");
+    let arn = &fx.campaigns.rank;
+    let r = proxy_raw(
+        &fx,
+        "GET",
+        &format!("{path}?personalize_weight=1&personalize_campaign={arn}"),
+        &[],
+        &with_ext(&body, "u1"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_blended(
+        &r.json().unwrap(),
+        &os,
+        &expected(&model, "u1", &[], &os, 1.0),
+    );
+
+    step("weight 0: OpenSearch's order and scores");
+    let got = proxied(
+        &fx,
+        &format!("{path}?personalize_weight=0"),
+        &with_ext(&body, "u1"),
+    );
+    let (mut a, mut b) = (got.clone(), os.clone());
+    a.as_object_mut().unwrap().remove("took");
+    b.as_object_mut().unwrap().remove("took");
+    assert_eq!(a, b);
+
+    step("unknown items and documents without an id rank after known items (weight 1)");
+    let body = search(300);
+    let os = direct(&node, &path, &body);
+    let known = |h: &Value| {
+        h["_source"]["item_id"]
+            .as_str()
+            .is_some_and(|i| model.items.index(i).is_some())
+    };
+    let n_unknown = hits(&os).iter().filter(|h| !known(h)).count();
+    assert!(
+        n_unknown >= 20,
+        "only {n_unknown} unknown hits in the top 300"
+    );
+    let got = proxied(
+        &fx,
+        &format!("{path}?personalize_weight=1"),
+        &with_ext(&body, "u4"),
+    );
+    assert_blended(&got, &os, &expected(&model, "u4", &[], &os, 1.0));
+    let flags: Vec<bool> = hits(&got).iter().map(known).collect();
+    let first_unknown = flags.iter().position(|k| !k).unwrap();
+    assert!(
+        flags[first_unknown..].iter().all(|k| !k),
+        "a known item after an unknown one"
+    );
+    // Among themselves the unknown hits keep OpenSearch's order.
+    let unknown_order = |v: &Value| -> Vec<String> {
+        hits(v)
+            .iter()
+            .filter(|h| !known(h))
+            .map(|h| h["_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(unknown_order(&got), unknown_order(&os));
+
+    step("an unknown user gets the popularity blend");
+    let got = proxied(&fx, &path, &with_ext(&body, "stranger-1"));
+    assert_blended(&got, &os, &expected(&model, "stranger-1", &[], &os, WEIGHT));
+    assert_eq!(
+        ids(&got),
+        ids(&proxied(&fx, &path, &with_ext(&body, "stranger-2")))
+    );
+
+    step("600 hits: the first 500 blended, the rest in OpenSearch's order after them");
+    let body = search(600);
+    let os = direct(&node, &path, &body);
+    let got = proxied(&fx, &path, &with_ext(&body, "u5"));
+    assert_blended(&got, &os, &expected(&model, "u5", &[], &os, WEIGHT));
+    let (g, o) = (ids(&got), ids(&os));
+    assert_eq!(g[500..], o[500..]);
+    let (mut g500, mut o500) = (g[..500].to_vec(), o[..500].to_vec());
+    assert_ne!(g500, o500);
+    g500.sort();
+    o500.sort();
+    assert_eq!(g500, o500);
+
+    step("PutEvents changes the user's next proxied order");
+    let body = search(100);
+    let os = direct(&node, &path, &body);
+    let user = "u3";
+    let before = proxied(&fx, &path, &with_ext(&body, user));
+    assert_blended(&before, &os, &expected(&model, user, &[], &os, WEIGHT));
+    // The user buys the five known items the blend put last.
+    let bought: Vec<String> = hits(&before)
+        .iter()
+        .rev()
+        .filter(|h| known(h))
+        .take(5)
+        .map(|h| h["_source"]["item_id"].as_str().unwrap().to_owned())
+        .collect();
+    fx.client
+        .put_events(&PutEventsRequest {
+            tracking_id: fx.t.tracking_id.clone(),
+            session_id: "s-proxy".into(),
+            user_id: Some(user.into()),
+            event_list: bought
+                .iter()
+                .map(|item| Event {
+                    event_type: "purchase".into(),
+                    sent_at: 1.8e9,
+                    item_id: Some(item.clone()),
+                    ..Event::default()
+                })
+                .collect(),
+        })
+        .unwrap();
+    let after = proxied(&fx, &path, &with_ext(&body, user));
+    let recent: Vec<(&str, f32)> = bought
+        .iter()
+        .map(|i| (i.as_str(), model.event_weight("purchase")))
+        .collect();
+    assert_blended(&after, &os, &expected(&model, user, &recent, &os, WEIGHT));
+    assert_ne!(ids(&after), ids(&before), "the events changed nothing");
+
+    step("no extension: OpenSearch's answer byte for byte");
+    let query = format!("{path}?filter_path=-took");
+    let raw = serde_json::to_vec(&body).unwrap();
+    let (status, ty, bytes) = node_raw(&node, &query, &[], &raw);
+    assert_eq!(status, 200);
+    let r = proxy_raw(&fx, "POST", &query, &[], &body);
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some(ty.as_str()))
+    );
+    assert_eq!(r.text(), String::from_utf8(bytes).unwrap());
+    // Also without an index.
+    let r = proxy_raw(&fx, "POST", "/_search?filter_path=-took", &[], &body);
+    let (_, _, bytes) = node_raw(&node, "/_search?filter_path=-took", &[], &raw);
+    assert_eq!(r.body, bytes);
+
+    step("OpenSearch's errors pass through");
+    let bad = with_ext(&json!({"query": {"no_such_query": {}}}), "u1");
+    let r = proxy_raw(&fx, "POST", &path, &[], &bad);
+    let mut plain = bad.clone();
+    plain.as_object_mut().unwrap().remove("ext");
+    let (status, v) = node.send("POST", &path, Some(&plain));
+    assert_eq!((r.status, status), (400, 400), "{}", r.text());
+    let got = r.json().unwrap();
+    assert_eq!(got["error"]["type"], v["error"]["type"]);
+    assert_eq!(
+        got["error"]["root_cause"][0]["reason"],
+        v["error"]["root_cause"][0]["reason"]
+    );
+    let r = proxy_raw(
+        &fx,
+        "POST",
+        "/missing-index/_search",
+        &[],
+        &with_ext(&search(5), "u1"),
+    );
+    let (status, v) = node.send("POST", "/missing-index/_search", Some(&search(5)));
+    assert_eq!((r.status, status), (404, 404));
+    assert_eq!(r.json().unwrap(), v);
+
+    step("the client's Authorization header and X-Opaque-Id reach OpenSearch");
+    // Longer than the node accepts: refused by OpenSearch, so it was forwarded.
+    let long = format!("Basic {}", "x".repeat(MAX_HEADER + 100));
+    let refused = proxy_raw(
+        &fx,
+        "POST",
+        &path,
+        &[("Authorization", &long)],
+        &with_ext(&body, "u1"),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("too_long_http_header_exception"),
+        "{}",
+        refused.text()
+    );
+    // The node keeps that connection open but never answers on it again: the proxy drops it,
+    // so the next search is answered at once.
+    let r = proxy_raw(
+        &fx,
+        "POST",
+        &path,
+        &[
+            ("Authorization", "Basic dXNlcjpwYXNz"),
+            ("X-Opaque-Id", "trace-7"),
+        ],
+        &with_ext(&body, "u1"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-opaque-id"), Some("trace-7"));
+
+    step("Attune's errors come before anything is forwarded; metrics count the route");
+    let r = proxy_raw(
+        &fx,
+        "POST",
+        &format!("{path}?personalize_campaign=nope"),
+        &[],
+        &with_ext(&body, "u1"),
+    );
+    assert_error(
+        &r,
+        404,
+        "ResourceNotFoundException",
+        "campaign not found: nope",
+    );
+    let r = proxy_raw(&fx, "POST", &path, &[], &with_ext(&body, ""));
+    assert_error(&r, 400, "InvalidInputException", "[user_id] required");
+    let metrics = fx
+        .client
+        .request("GET", "/metrics", &[], b"")
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains("attune_http_requests_total{route=\"proxy\"}"),
+        "{metrics}"
+    );
+
+    // Last, as it leaves the test's own connection to the node unusable: the node's direct
+    // answer to the long header is the one the proxy passed on.
+    let (status, _, bytes) = node_raw(&node, &path, &[("authorization", &long)], &raw);
+    assert_eq!(status, 400);
+    assert_eq!(refused.body, bytes);
+}
