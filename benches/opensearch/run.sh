@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Search latency through a real OpenSearch 2.19 node with and without Attune's
+# personalized_search_ranking processor (not part of CI).
+#
+# Builds the release `attune` and uses the plugin zip and the OpenSearch integ-test distribution
+# that `mvn -B -f opensearch-plugin/pom.xml verify` leaves under opensearch-plugin/target.
+# Generates synthetic data (5,000 users, 2,000 items, 150,000 interactions), trains a
+# Personalized-Ranking solution (iALS, 64 factors), deploys it as campaign `rank`, starts
+# `attune serve` and a node with the plugin pointed at it, indexes the 2,000 items into
+# `demo-catalog` (plugin-config's index template) and creates the guide's pipeline
+# (plugin-config/pipelines/personalized-search-ranking.json, weight 0.3). Then, on the same
+# node in the same run, alternating:
+#   plain-c1      100-hit search without the pipeline, one connection (latency)
+#   pipeline-c1   the same search through the pipeline, one connection
+#   plain-c8 / pipeline-c8   the same with 8 connections (throughput under load)
+# and prints the table plus the processor's execution and failure counts from
+# GET /_nodes/stats/search_pipeline. Needs wrk, curl and python3.
+#
+# Usage: benches/opensearch/run.sh     Knobs: DURATION=10s ROUNDS=2 KEEP=1 OS_HEAP=1g
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/benches/opensearch"
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-2}
+OS_HEAP=${OS_HEAP:-1g}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/attune-os-load.XXXXXX")
+SERVER_PID=
+NODE_PID=
+
+cleanup() {
+    [[ -n "$NODE_PID" ]] && { kill -- -"$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; }
+    [[ -n "$SERVER_PID" ]] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+    if [[ -z "${KEEP:-}" ]]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+for tool in wrk curl python3 java; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
+done
+ZIP="$ROOT/opensearch-plugin/target/releases/attune-opensearch-plugin.zip"
+DIST=$(ls -d "$ROOT"/opensearch-plugin/target/opensearch-dist/opensearch-*/ 2>/dev/null | head -n1)
+[[ -f "$ZIP" && -n "$DIST" ]] || {
+    echo "error: run 'mvn -B -f opensearch-plugin/pom.xml verify' first (plugin zip and OpenSearch distribution)" >&2
+    exit 1
+}
+
+echo "== building the release binary" >&2
+(cd "$ROOT" && cargo build --release --quiet -p attune-server --bin attune)
+BIN="$ROOT/target/release/attune"
+DATA="$WORK/data"
+
+echo "== preparing data, model and campaign in $WORK" >&2
+"$BIN" generate --users 5000 --items 2000 --interactions 150000 --seed 7 --out "$WORK/gen" >/dev/null
+for ty in Interactions Items; do
+    lower=$(echo "$ty" | tr '[:upper:]' '[:lower:]')
+    "$BIN" import --data-dir "$DATA" --dataset-group load --dataset-type "$ty" \
+        --schema "$WORK/gen/$lower.avsc" --file "$WORK/gen/$lower.csv" >/dev/null
+done
+"$BIN" train --data-dir "$DATA" --dataset-group load --solution rank \
+    --hp algorithm=ials --hp factors=64 --no-evaluate >/dev/null
+"$BIN" deploy --data-dir "$DATA" --campaign rank --solution rank >/dev/null
+
+echo "== starting attune serve" >&2
+RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+ADDR=
+for _ in $(seq 1 600); do
+    ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out" | head -n1)
+    [[ -n "$ADDR" ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
+    sleep 0.1
+done
+[[ -n "$ADDR" ]] || { echo "error: the server did not start" >&2; exit 1; }
+ATTUNE="http://$ADDR"
+
+echo "== starting OpenSearch with the plugin" >&2
+cp -r "$DIST" "$WORK/os"
+OPENSEARCH_JAVA_HOME=${OPENSEARCH_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}
+export OPENSEARCH_JAVA_HOME
+"$WORK/os/bin/opensearch-plugin" install --batch "file://$ZIP" >/dev/null
+OS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TR_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# OpenSearch refuses to run as root: then run it in a user namespace, as an unprivileged user.
+PREFIX=()
+[[ $(id -u) == 0 ]] && PREFIX=(unshare -U)
+OPENSEARCH_JAVA_OPTS="-Xms$OS_HEAP -Xmx$OS_HEAP" setsid "${PREFIX[@]}" "$WORK/os/bin/opensearch" \
+    -Ediscovery.type=single-node -Enetwork.host=127.0.0.1 -Ehttp.port="$OS_PORT" \
+    -Etransport.port="$TR_PORT" -Ecluster.routing.allocation.disk.threshold_enabled=false \
+    -Epersonalized_search_ranking.service.endpoint="$ATTUNE" >"$WORK/os.log" 2>&1 &
+NODE_PID=$!
+OS="http://127.0.0.1:$OS_PORT"
+for _ in $(seq 1 900); do
+    curl -fsS "$OS/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1 && break
+    kill -0 "$NODE_PID" 2>/dev/null || { tail -40 "$WORK/os.log" >&2; exit 1; }
+    sleep 0.2
+done
+
+echo "== indexing the catalog and creating the pipeline" >&2
+curl -fsS -X PUT "$OS/_index_template/demo-catalog" -H 'Content-Type: application/json' \
+    --data-binary @"$ROOT/plugin-config/pipelines/index-template-demo-catalog.json" >/dev/null
+python3 - "$WORK/gen/items.csv" >"$WORK/bulk.ndjson" <<'PY'
+import csv, json, sys
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    print(json.dumps({"index": {"_index": "demo-catalog", "_id": r["ITEM_ID"]}}))
+    print(json.dumps({"item_id": r["ITEM_ID"], "title": r.get("TITLE", ""),
+                      "genres": [g for g in r.get("GENRES", "").split("|") if g],
+                      "brand": r.get("BRAND") or None, "price": float(r["PRICE"]) if r.get("PRICE") else None,
+                      "creation_timestamp": int(float(r["CREATION_TIMESTAMP"])) if r.get("CREATION_TIMESTAMP") else None}))
+PY
+curl -fsS -X POST "$OS/_bulk?refresh=true" -H 'Content-Type: application/x-ndjson' \
+    --data-binary @"$WORK/bulk.ndjson" | grep -q '"errors":false' || { echo "error: bulk indexing failed" >&2; exit 1; }
+sed 's#campaign/demo-ranking#campaign/rank#' "$ROOT/plugin-config/pipelines/personalized-search-ranking.json" |
+    curl -fsS -X PUT "$OS/_search/pipeline/personalized-search-ranking" -H 'Content-Type: application/json' \
+        --data-binary @- >/dev/null
+
+RESULTS="$WORK/results"
+: >"$RESULTS"
+export LOAD_DIR="$ROOT/benches/load"
+run() { # name connections path
+    echo "== $1 ($2 connections, $DURATION)" >&2
+    SCENARIO=$1 CONNS=$2 ITEMS_PER_REQUEST=100 \
+        wrk -t1 -c"$2" -d"$DURATION" -s "$HERE/search.lua" "$OS$3" | grep '^RESULT' | tee -a "$RESULTS" >&2
+}
+PLAIN="/demo-catalog/_search"
+PIPE="/demo-catalog/_search?search_pipeline=personalized-search-ranking"
+# Warm-up: JIT and caches on both paths.
+DURATION=5s run warmup-plain 4 "$PLAIN" >/dev/null 2>&1
+DURATION=5s run warmup-pipeline 4 "$PIPE" >/dev/null 2>&1
+: >"$RESULTS"
+for _ in $(seq 1 "$ROUNDS"); do
+    run plain-c1 1 "$PLAIN"
+    run pipeline-c1 1 "$PIPE"
+    run plain-c8 8 "$PLAIN"
+    run pipeline-c8 8 "$PIPE"
+done
+
+echo
+echo "loopback, $(nproc) cores, OpenSearch heap $OS_HEAP, wrk -t1, $DURATION per run, 100 hits per search"
+printf '%-12s %6s %10s %10s %9s %9s %7s\n' scenario conns requests req/s p50_ms p99_ms errors
+awk '{ printf "%-12s %6s %10s %10.0f %9.3f %9.3f %7s\n", $2, $3, $4, $5, $7, $8, $9 }' "$RESULTS"
+curl -fsS "$OS/_nodes/stats/search_pipeline" | python3 -c '
+import json, sys
+stats = json.load(sys.stdin)
+for node in stats["nodes"].values():
+    p = node["search_pipeline"]["pipelines"]["personalized-search-ranking"]
+    for proc in p["response_processors"]:
+        for name, s in proc.items():
+            print(f"processor {name}: {s[\"stats\"][\"count\"]} executions, {s[\"stats\"][\"failed\"]} failed")
+'
