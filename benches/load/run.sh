@@ -15,6 +15,7 @@
 #
 # Usage: benches/load/run.sh            (from anywhere in the workspace)
 # Knobs: DURATION=10s CONNECTIONS=16 WRK_THREADS=1 WORKERS=<server worker threads> KEEP=1
+#        BIN=<an attune binary to measure instead of building one> (before/after comparisons)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,9 +39,11 @@ for tool in wrk curl; do
     command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
 
-echo "== building the release binary" >&2
-(cd "$ROOT" && cargo build --release --quiet -p attune-server --bin attune)
-BIN="$ROOT/target/release/attune"
+if [[ -z "${BIN:-}" ]]; then
+    echo "== building the release binary" >&2
+    (cd "$ROOT" && cargo build --release --quiet -p attune-server --bin attune)
+    BIN="$ROOT/target/release/attune"
+fi
 DATA="$WORK/data"
 
 echo "== preparing data, model and campaign in $WORK" >&2

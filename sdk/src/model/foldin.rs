@@ -282,6 +282,14 @@ pub(crate) fn simd<K: Kernel>(kernel: K) -> K::Output {
     }
 }
 
+/// Runs `kernel` compiled for the best instruction set the CPU has, like [`simd`], but always
+/// with the plain multiply-add: the same operations in the same order as the baseline build, so
+/// the same results bit for bit on every CPU, only in wider registers.
+#[inline(always)]
+pub(crate) fn simd_exact<K: Kernel>(kernel: K) -> K::Output {
+    pulp::Arch::new().dispatch(Dispatch::<K, Plain>(kernel, std::marker::PhantomData))
+}
+
 /// `f32` lanes of the kernels' chunks.
 #[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub(crate) const LANES: usize = 16;

@@ -26,6 +26,19 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Byte equality; short ids (most of them) compared inline rather than through a `memcmp`
+/// call, which costs more than the comparison itself at these lengths.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 16 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
+}
+
 impl IdTable {
     /// Builds a table from ids in index order. Ids must be distinct.
     pub fn new<S: AsRef<str>>(ids: &[S]) -> IdTable {
@@ -89,7 +102,7 @@ impl IdTable {
                         self.offsets[i as usize] as usize,
                         self.offsets[i as usize + 1] as usize,
                     );
-                    if &self.blob[a..b] == id.as_bytes() {
+                    if same(&self.blob[a..b], id.as_bytes()) {
                         return Some(i);
                     }
                 }

@@ -229,3 +229,228 @@ fn similar_items_fill_up_with_popular_items_and_never_return_the_item() {
         assert_eq!(loaded.rank("b", &[], &input), model.rank("b", &[], &input));
     }
 }
+
+/// The ranking as first written (index lookups, a sort to find duplicates, a stable sort by
+/// score, softmax in separate passes): the reference the request-path version must match bit
+/// for bit.
+fn rank_reference(m: &Model, user_id: &str, recent: &[(&str, f32)], input: &[&str]) -> Vec<Ranked> {
+    let mut known: Vec<(usize, u32)> = Vec::new();
+    let mut unknown: Vec<usize> = Vec::new();
+    for (pos, id) in input.iter().enumerate() {
+        match m.items.index(id) {
+            Some(i) => known.push((pos, i)),
+            None if !unknown.iter().any(|&p| input[p] == *id) => unknown.push(pos),
+            None => {}
+        }
+    }
+    let mut by_item: Vec<(u32, usize)> = known.iter().map(|&(p, i)| (i, p)).collect();
+    by_item.sort_unstable();
+    by_item.dedup_by_key(|e| e.0);
+    let mut firsts: Vec<(usize, u32)> = by_item.into_iter().map(|(i, p)| (p, i)).collect();
+    firsts.sort_unstable();
+    let known = firsts;
+    let candidates: Vec<u32> = known.iter().map(|&(_, i)| i).collect();
+    let mut scores = Vec::new();
+    if !m.personal_scores(user_id, recent, &candidates, &mut scores) {
+        scores = candidates
+            .iter()
+            .map(|&i| (1.0 + m.popularity[i as usize] as f32).ln())
+            .collect();
+    }
+    let mut order: Vec<usize> = (0..known.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    let mut out: Vec<Ranked> = order
+        .into_iter()
+        .map(|k| Ranked {
+            input_index: known[k].0,
+            score: Some(exps[k] / sum),
+        })
+        .collect();
+    out.extend(unknown.into_iter().map(|pos| Ranked {
+        input_index: pos,
+        score: None,
+    }));
+    out
+}
+
+/// A factor model with `n` items in `d` dimensions from a fixed pseudo-random sequence; every
+/// seventh item copies item 0's vector, so scores tie.
+fn random_factor_model(n: usize, d: usize, users: usize) -> Model {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut items: Vec<f32> = (0..n * d).map(|_| next()).collect();
+    for i in (7..n).step_by(7) {
+        let (head, rest) = items.split_at_mut(d);
+        rest[(i - 1) * d..i * d].copy_from_slice(head);
+    }
+    let user_factors: Vec<f32> = (0..users * d).map(|_| next() * 4.0).collect();
+    let item_ids: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+    let user_ids: Vec<String> = (0..users).map(|u| format!("user-{u}")).collect();
+    let gram = foldin::gram(&items, d);
+    let popularity: Vec<u32> = (0..n as u32).map(|i| (i * 37) % 11).collect();
+    let mut popular_order: Vec<u32> = (0..n as u32).collect();
+    popular_order.sort_by_key(|&i| std::cmp::Reverse(popularity[i as usize]));
+    Model {
+        header: ModelHeader {
+            recipe: Recipe::PersonalizedRanking,
+            algorithm: "ials".into(),
+            hyperparameters: BTreeMap::new(),
+            event_type_weights: BTreeMap::new(),
+            default_event_weight: 1.0,
+            interactions: 0,
+            trained_at: 0.0,
+        },
+        items: IdTable::new(&item_ids),
+        users: IdTable::new(&user_ids),
+        popularity,
+        popular_order,
+        hist_indptr: (0..=users as u64).map(|u| u * 2).collect(),
+        hist_items: (0..users as u32 * 2).map(|k| k * 13 % n as u32).collect(),
+        hist_weights: vec![1.0; users * 2],
+        body: Body::Factors {
+            d,
+            users: user_factors,
+            items,
+            gram,
+            regularization: 0.1,
+            alpha: 5.0,
+        },
+    }
+}
+
+#[test]
+fn rank_matches_the_reference_bit_for_bit() {
+    let m = random_factor_model(700, 16, 20);
+    let ids: Vec<String> = (0..700).map(|i| format!("item-{i}")).collect();
+    // 500 distinct known items; with duplicates and unknown ids mixed in; tiny lists.
+    let inputs: Vec<Vec<&str>> = vec![
+        (0..500).map(|k| ids[k * 3 % 700].as_str()).collect(),
+        (0..500)
+            .map(|k| match k % 9 {
+                0 => "unknown-a",
+                4 => "unknown-b",
+                _ => ids[k * 3 % 50].as_str(),
+            })
+            .collect(),
+        vec![ids[3].as_str()],
+        vec!["nope"],
+        vec![
+            ids[7].as_str(),
+            ids[14].as_str(),
+            ids[0].as_str(),
+            ids[7].as_str(),
+        ],
+    ];
+    let recent = [(ids[5].as_str(), 1.0), (ids[9].as_str(), 2.0)];
+    let users: [(&str, &[(&str, f32)]); 4] = [
+        ("user-3", &[]),
+        ("user-4", &recent),
+        ("anonymous", &recent),
+        ("anonymous", &[]),
+    ];
+    for input in &inputs {
+        for (user, recent) in users {
+            let got = m.rank(user, recent, input);
+            let want = rank_reference(&m, user, recent, input);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.input_index, w.input_index, "{user}");
+                assert_eq!(
+                    g.score.map(f64::to_bits),
+                    w.score.map(f64::to_bits),
+                    "{user}"
+                );
+            }
+        }
+    }
+    // The sort key orders like f32::total_cmp, infinities and signed zeros included.
+    let xs = [
+        f32::NEG_INFINITY,
+        -1e30,
+        -1.5,
+        -f32::MIN_POSITIVE,
+        -0.0,
+        0.0,
+        1e-40,
+        0.25,
+        3e38,
+        f32::INFINITY,
+    ];
+    for a in xs {
+        for b in xs {
+            assert_eq!(
+                total_order_key(a).cmp(&total_order_key(b)),
+                a.total_cmp(&b),
+                "{a} {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dispatched_factor_scores_equal_the_baseline_arithmetic() {
+    // The scalar code the dispatched kernel must match bit for bit at any width.
+    fn baseline_dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for k in 0..8 {
+                acc[k] += x[k] * y[k];
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for (x, y) in ra.iter().zip(rb) {
+            s += x * y;
+        }
+        s
+    }
+    for d in [1, 3, 8, 13, 64, 100] {
+        let m = random_factor_model(300, d, 5);
+        let Body::Factors { users, items, .. } = &m.body else {
+            panic!("not a factor model")
+        };
+        let candidates: Vec<u32> = (0..300).rev().collect();
+        let mut out = Vec::new();
+        foldin::simd_exact(FactorScores {
+            x: &users[..d],
+            items,
+            candidates: &candidates,
+            out: &mut out,
+        });
+        for (k, &i) in candidates.iter().enumerate() {
+            let want = baseline_dot(&users[..d], &items[i as usize * d..(i as usize + 1) * d]);
+            assert_eq!(out[k].to_bits(), want.to_bits(), "d={d} item {i}");
+        }
+    }
+}
+
+#[test]
+fn radix_sorted_keys_equal_the_comparison_sort() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for n in [0, 1, 2, 63, 64, 65, 300, 500, 1000] {
+        for spread in [u32::MAX, 0xff, 0xff00, 3] {
+            let keys: Vec<u64> = (0..n as u64)
+                .map(|k| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ((state as u32 & spread) as u64) << 32 | k
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable();
+            let mut got = keys;
+            sort_keys(&mut got);
+            assert_eq!(got, want, "n={n} spread={spread:x}");
+        }
+    }
+}
