@@ -146,5 +146,6 @@ for node in stats["nodes"].values():
     p = node["search_pipeline"]["pipelines"]["personalized-search-ranking"]
     for proc in p["response_processors"]:
         for name, s in proc.items():
-            print(f"processor {name}: {s[\"stats\"][\"count\"]} executions, {s[\"stats\"][\"failed\"]} failed")
+            st = s["stats"]
+            print("processor %s: %d executions, %d failed" % (name, st["count"], st["failed"]))
 '
