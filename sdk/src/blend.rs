@@ -19,6 +19,15 @@
 //!   and sorting by score keeps the tail after the block.
 //! - `w = 0` leaves the order unchanged and does not consult the model (scores
 //!   `1 / log2(r_os + 1)`); `w = 1` is the pure personalized order.
+//!
+//! Pages: the `*_from` variants ([`blend_from`], [`identity_from`], [`rerank_from`]) blend one
+//! page of results that starts at hit `from` of the whole result list (OpenSearch's `from`):
+//! every rank above is shifted by `from`, so hit `i` of the page (0-based) has
+//! `r_os = from + i + 1` and `r_p = from + its page-local personalized rank`, and a tail hit
+//! scores `1 / log2(from + i + 2)`. The Amazon plugin restarts both ranks at 1 on every page
+//! (`spec/opensearch.md` 2.6, bug 4), so page 2's scores came out above page 1's; with the
+//! shift every score of a page lies strictly below every score of the previous page of the
+//! same size. `from = 0` is [`blend`], [`identity`] and [`rerank`] exactly.
 
 use std::collections::HashMap;
 
@@ -53,8 +62,20 @@ pub fn combined(weight: f64, os_rank: usize, personal_rank: usize) -> f64 {
 /// `personal_ranks[i]` is the 1-based personalized rank of hit `i` for the first
 /// `min(personal_ranks.len(), n_hits, MAX_RERANKED_HITS)` hits (the block); ranks outside
 /// `1..=block` are clamped into it. `weight` is clamped to `[0, 1]` (NaN counts as 0). Returns
-/// every hit exactly once, in the new order, with its score.
+/// every hit exactly once, in the new order, with its score. [`blend_from`] with `from = 0`.
 pub fn blend(personal_ranks: &[usize], n_hits: usize, weight: f64) -> Vec<BlendedHit> {
+    blend_from(personal_ranks, n_hits, weight, 0)
+}
+
+/// [`blend`] for a page of results starting at hit `from` (0-based) of the whole list: both
+/// ranks of every hit are shifted by `from` (see the module doc), so the page's scores lie
+/// below those of the pages before it. `hit` in the answer stays page-local (`0..n_hits`).
+pub fn blend_from(
+    personal_ranks: &[usize],
+    n_hits: usize,
+    weight: f64,
+    from: usize,
+) -> Vec<BlendedHit> {
     let weight = if weight.is_nan() {
         0.0
     } else {
@@ -66,24 +87,34 @@ pub fn blend(personal_ranks: &[usize], n_hits: usize, weight: f64) -> Vec<Blende
         .enumerate()
         .map(|(i, &r)| BlendedHit {
             hit: i,
-            score: combined(weight, i + 1, r.clamp(1, block)),
+            score: combined(
+                weight,
+                from.saturating_add(i + 1),
+                from.saturating_add(r.clamp(1, block)),
+            ),
         })
         .collect();
     // Stable: equal scores keep OpenSearch order.
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out.extend((block..n_hits).map(|i| BlendedHit {
         hit: i,
-        score: 1.0 / discount(i + 1),
+        score: 1.0 / discount(from.saturating_add(i + 1)),
     }));
     out
 }
 
 /// The OpenSearch order itself, with the scores [`blend`] gives it at weight 0.
 pub fn identity(n_hits: usize) -> Vec<BlendedHit> {
+    identity_from(n_hits, 0)
+}
+
+/// [`identity`] for a page starting at hit `from`: the page's order, with the scores
+/// [`blend_from`] gives it at weight 0 (`1 / log2(from + i + 2)` for hit `i`).
+pub fn identity_from(n_hits: usize, from: usize) -> Vec<BlendedHit> {
     (0..n_hits)
         .map(|i| BlendedHit {
             hit: i,
-            score: 1.0 / discount(i + 1),
+            score: 1.0 / discount(from.saturating_add(i + 1)),
         })
         .collect()
 }
@@ -146,16 +177,28 @@ pub fn personal_ranks<'a>(
 
 /// Re-ranks hits: their item ids in OpenSearch order (`None` for hits without an extractable
 /// id), the weight and the ranking function (see [`personal_ranks`]). Weight 0 (or NaN)
-/// returns [`identity`] without calling `rank`.
+/// returns [`identity`] without calling `rank`. [`rerank_from`] with `from = 0`.
 pub fn rerank<'a>(
     ids: &[Option<&'a str>],
     weight: f64,
     rank: impl FnOnce(&[&'a str]) -> Vec<Ranked>,
 ) -> Vec<BlendedHit> {
+    rerank_from(ids, weight, 0, rank)
+}
+
+/// [`rerank`] for a page of results starting at hit `from` (0-based) of the whole list: the
+/// page's hits are ranked among themselves, then blended with [`blend_from`] (weight 0 or NaN:
+/// [`identity_from`], without calling `rank`).
+pub fn rerank_from<'a>(
+    ids: &[Option<&'a str>],
+    weight: f64,
+    from: usize,
+    rank: impl FnOnce(&[&'a str]) -> Vec<Ranked>,
+) -> Vec<BlendedHit> {
     if weight.is_nan() || weight <= 0.0 {
-        return identity(ids.len());
+        return identity_from(ids.len(), from);
     }
-    blend(&personal_ranks(ids, rank), ids.len(), weight)
+    blend_from(&personal_ranks(ids, rank), ids.len(), weight, from)
 }
 
 #[cfg(test)]
@@ -305,6 +348,134 @@ mod tests {
         // More ranks than hits: only the hits count.
         assert_eq!(hits(&blend(&[2, 1, 3], 2, 1.0)), [1, 0]);
         assert!(blend(&[], 0, 0.5).is_empty());
+    }
+
+    /// The blend as it was before pages (no `from`), kept verbatim as the reference that
+    /// `from = 0` must reproduce bit for bit.
+    fn unpaged_blend(personal_ranks: &[usize], n_hits: usize, weight: f64) -> Vec<BlendedHit> {
+        let weight = if weight.is_nan() {
+            0.0
+        } else {
+            weight.clamp(0.0, 1.0)
+        };
+        let block = personal_ranks.len().min(n_hits).min(MAX_RERANKED_HITS);
+        let mut out: Vec<BlendedHit> = personal_ranks[..block]
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| BlendedHit {
+                hit: i,
+                score: combined(weight, i + 1, r.clamp(1, block)),
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.extend((block..n_hits).map(|i| BlendedHit {
+            hit: i,
+            score: 1.0 / discount(i + 1),
+        }));
+        out
+    }
+
+    #[test]
+    fn from_zero_is_the_unpaged_blend_bit_for_bit() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..200 {
+            let n = match case % 3 {
+                0 => rng.below(10),
+                1 => rng.below(80),
+                _ => rng.below(700),
+            };
+            let owned = random_ids(&mut rng, n);
+            let ids: Vec<Option<&str>> = owned.iter().map(|s| s.as_deref()).collect();
+            let answer = random_ranking(&mut rng, n);
+            let ranks = personal_ranks(&ids, |_| answer.clone());
+            for weight in [0.0, 0.3, 0.5, 1.0, rng.below(1_001) as f64 / 1_000.0] {
+                let expected = unpaged_blend(&ranks, n, weight);
+                // Exact equality: same hits, same f64 bits.
+                assert_eq!(blend_from(&ranks, n, weight, 0), expected, "case {case}");
+                assert_eq!(blend(&ranks, n, weight), expected, "case {case}");
+                if weight > 0.0 {
+                    let b = rerank_from(&ids, weight, 0, |_| answer.clone());
+                    assert_eq!(b, expected, "case {case}");
+                    assert_eq!(rerank(&ids, weight, |_| answer.clone()), expected);
+                }
+            }
+            assert_eq!(identity_from(n, 0), unpaged_blend(&[], n, 0.0));
+            assert_eq!(identity(n), identity_from(n, 0));
+        }
+    }
+
+    #[test]
+    fn a_page_from_10_by_hand() {
+        // r_p = [3, 1, 2] on the page starting at 10: r_os = [11, 12, 13], r_p = [13, 11, 12].
+        // w = 0.5: hit 0 = 0.5/log2(12) + 0.5/log2(14) = 0.270796240344162
+        //          hit 1 = 0.5/log2(13) + 0.5/log2(12) = 0.274590550039225
+        //          hit 2 = 0.5/log2(14) + 0.5/log2(13) = 0.266443844732257
+        let b = blend_from(&[3, 1, 2], 3, 0.5, 10);
+        assert_eq!(hits(&b), [1, 0, 2]);
+        assert_scores(
+            &b,
+            &[
+                0.274_590_550_039_225,
+                0.270_796_240_344_162,
+                0.266_443_844_732_257,
+            ],
+        );
+        // w = 1 and two hits beyond the block (ranks 14 and 15): 1/log2(r + 1).
+        let b = blend_from(&[3, 1, 2], 5, 1.0, 10);
+        assert_eq!(hits(&b), [1, 2, 0, 3, 4]);
+        assert_scores(
+            &b,
+            &[
+                0.278_942_945_651_130,
+                0.270_238_154_427_320,
+                0.262_649_535_037_194,
+                0.255_958_024_809_815,
+                0.25,
+            ],
+        );
+        // w = 0: the page's order, 1/log2(from + i + 2).
+        let b = rerank_from(&[Some("a"), None], 0.0, 10, |_| panic!("weight 0"));
+        assert_eq!(b, identity_from(2, 10));
+        assert_scores(&b, &[0.278_942_945_651_130, 0.270_238_154_427_320]);
+    }
+
+    #[test]
+    fn each_page_scores_strictly_below_the_previous_one() {
+        let mut rng = Rng(0x51_7cc1_b727_220a);
+        for n in [1, 2, 7, 40, 499, 500, 501, 620] {
+            for weight in [0.0, 0.3, 1.0] {
+                let mut previous_min = f64::INFINITY;
+                for page in 0..3 {
+                    let from = page * n;
+                    // Ids unique to the page, about a third of them unknown to the model, and
+                    // one hit without an id.
+                    let owned: Vec<Option<String>> = (0..n)
+                        .map(|i| (i != n / 2).then(|| format!("p{page}-{i}")))
+                        .collect();
+                    let ids: Vec<Option<&str>> = owned.iter().map(|s| s.as_deref()).collect();
+                    let b = rerank_from(&ids, weight, from, |distinct| {
+                        let mut order: Vec<usize> = (0..distinct.len()).collect();
+                        for i in (1..order.len()).rev() {
+                            order.swap(i, rng.below(i + 1));
+                        }
+                        order
+                            .into_iter()
+                            .map(|i| Ranked {
+                                input_index: i,
+                                score: (i % 3 != 0).then_some(0.5),
+                            })
+                            .collect()
+                    });
+                    let ctx = format!("n {n}, weight {weight}, page {page}");
+                    assert_eq!(b.len(), n, "{ctx}");
+                    let max = b.iter().map(|h| h.score).fold(f64::NEG_INFINITY, f64::max);
+                    let min = b.iter().map(|h| h.score).fold(f64::INFINITY, f64::min);
+                    assert!(max < previous_min, "{ctx}: max {max} >= {previous_min}");
+                    assert!(b.windows(2).all(|w| w[0].score >= w[1].score), "{ctx}");
+                    previous_min = min;
+                }
+            }
+        }
     }
 
     /// xorshift64*: a deterministic generator for the property tests.

@@ -19,7 +19,8 @@
 //!   "weight": 0.3,
 //!   "userId": "u1",
 //!   "context": { "DEVICE": "mobile phone" },
-//!   "itemIds": ["i7", null, "i3", 42] }
+//!   "itemIds": ["i7", null, "i3", 42],
+//!   "from": 0 }
 //! ```
 //!
 //! - `campaignArn` (`campaign_arn`, `campaign`): required; a campaign serving a
@@ -31,6 +32,13 @@
 //! - `itemIds` (`item_ids`): required; the hits' item ids in OpenSearch order, at most
 //!   [`MAX_HITS`]: a string, a number (its JSON text is the id) or `null` (or `""`) for a hit
 //!   without an id.
+//! - `from`: optional, default 0; an integer in `0..=2147483647` (a Java `int`, as OpenSearch's
+//!   own `from`; an index may raise `index.max_result_window` above 10,000): the hits are the page of the
+//!   search's results starting at hit `from` (the search's own `from`). Both ranks are then
+//!   shifted by it (`r_os = from + i + 1`, `r_p = from + ` the page-local personalized rank;
+//!   [`attune::blend::rerank_from`]), so every score of a page lies below every score of the
+//!   previous page instead of restarting at the top (`spec/opensearch.md` 2.6, bug 4). Hit
+//!   indices in the answers stay page-local (`0..n`).
 //!
 //! Answers (`200 application/json`), for n hits:
 //! - `/opensearch/rerank`: `{"order": [hit indices, best first], "scores": [combined score of
@@ -39,7 +47,7 @@
 //! - `/opensearch/scores`: `{"scores": [combined score of hit i, for i in 0..n]}`; sorting the
 //!   hits by it, highest first and ties by OpenSearch rank, gives the order above.
 //!
-//! Hits beyond the first 500 score `1/log2(r_os+1)`: below the whole block and decreasing, so
+//! Hits beyond the first 500 of the page score `1/log2(r_os+1)`: below the whole block and decreasing, so
 //! OpenSearch's `_score` stays consistent with the order. Errors are AWS-shaped (400
 //! InvalidInputException naming the member, 404 ResourceNotFoundException).
 
@@ -118,6 +126,28 @@ struct RerankRequest<'a> {
     context: Option<HashMap<Cow<'a, str>, Cow<'a, str>>>,
     #[serde(borrow, default, alias = "item_ids")]
     item_ids: Option<Vec<ItemId<'a>>>,
+    #[serde(default)]
+    from: Option<Value>,
+}
+
+/// The largest `from` a request may carry: OpenSearch's `from` is a Java `int`, and an index may
+/// raise `index.max_result_window` far above its default 10,000.
+pub const MAX_FROM: usize = i32::MAX as usize;
+
+/// The request's `from`: absent or `null` is 0; otherwise an integer in `0..=MAX_FROM`.
+fn page_from(from: Option<&Value>) -> Result<usize, ApiError> {
+    match from {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= MAX_FROM)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "from: must be an integer in 0..={MAX_FROM} (the page's first hit), found {v}"
+                ))
+            }),
+    }
 }
 
 /// The live campaign a `campaignArn` names.
@@ -153,6 +183,7 @@ fn blend_request(
             item_ids.len()
         )));
     }
+    let from = page_from(req.from.as_ref())?;
     let user = req.user_id.as_deref();
     if let Some(user) = user {
         check_chars("userId", user, 1, 256)?;
@@ -161,7 +192,7 @@ fn blend_request(
     check_ranking_campaign(&campaign)?;
     let n = item_ids.len();
     if weight == 0.0 {
-        return Ok((blend::identity(n), n, 0));
+        return Ok((blend::identity_from(n, from), n, 0));
     }
     let user = user.ok_or_else(|| {
         ApiError::invalid(format!(
@@ -169,7 +200,7 @@ fn blend_request(
         ))
     })?;
     let ids: Vec<Option<&str>> = item_ids.iter().map(|i| i.0.as_deref()).collect();
-    let blended = blend_hits(&campaign, user, &ids, weight);
+    let blended = blend_hits(&campaign, user, &ids, weight, from);
     Ok((blended, n, n.min(blend::MAX_RERANKED_HITS)))
 }
 
@@ -188,14 +219,16 @@ pub(crate) fn check_ranking_campaign(campaign: &LiveCampaign) -> Result<(), ApiE
 }
 
 /// The blend of the OpenSearch endpoints and the search proxy: hits' item ids in OpenSearch
-/// order re-ranked for `user` with the campaign's model and the user's real-time events.
+/// order re-ranked for `user` with the campaign's model and the user's real-time events, the
+/// hits being the page of the results that starts at hit `from` ([`blend::rerank_from`]).
 pub(crate) fn blend_hits(
     campaign: &LiveCampaign,
     user: &str,
     ids: &[Option<&str>],
     weight: f64,
+    from: usize,
 ) -> Vec<BlendedHit> {
-    blend::rerank(ids, weight, |distinct| {
+    blend::rerank_from(ids, weight, from, |distinct| {
         let mut buf = Recent::new();
         let recent = recent_events(campaign, user, &mut buf);
         campaign.model.rank(user, &recent, distinct)
@@ -392,30 +425,34 @@ mod tests {
         ));
         let model = model.unwrap();
         let ids = ["i3", "i1", "zz", "i2", "i0", "i1"];
-        for weight in [0.0, 0.3, 0.7, 1.0] {
-            let r = post_json(
-                &s,
-                "/opensearch/scores",
-                json!({"campaign": RANK, "user_id": "b", "item_ids": ids, "weight": weight}),
-            )
-            .await;
+        for (weight, from) in [(0.0, 0), (0.3, 0), (0.7, 0), (1.0, 0), (0.0, 6), (0.3, 6)]
+            .into_iter()
+            .chain([(0.7, 100), (1.0, 10_000)])
+        {
+            let mut body = json!({"campaign": RANK, "user_id": "b", "item_ids": ids,
+                                  "weight": weight});
+            if from > 0 {
+                body["from"] = json!(from);
+            }
+            let r = post_json(&s, "/opensearch/scores", body.clone()).await;
             r.assert_ok();
             let got = plugin_config::stock::read_scores(&r.body, ids.len()).unwrap();
             let opt: Vec<Option<&str>> = ids.iter().map(|i| Some(*i)).collect();
-            let blended = attune::blend::rerank(&opt, weight, |d| model.rank("b", &[], d));
+            let blended =
+                attune::blend::rerank_from(&opt, weight, from, |d| model.rank("b", &[], d));
             let mut expected = vec![0.0; ids.len()];
             for b in &blended {
                 expected[b.hit] = b.score;
             }
             assert_close(&got, &expected);
             // And /opensearch/rerank gives the same blend as an order.
-            let r = rerank(
-                &s,
-                json!({"campaignArn": RANK, "userId": "b", "itemIds": ids, "weight": weight}),
-            )
-            .await;
+            let r = rerank(&s, body).await;
             let hits: Vec<usize> = blended.iter().map(|b| b.hit).collect();
-            assert_eq!(order(&r), hits, "weight {weight}");
+            assert_eq!(order(&r), hits, "weight {weight}, from {from}");
+            assert_close(
+                &floats(&r.json()["scores"]),
+                &blended.iter().map(|b| b.score).collect::<Vec<_>>(),
+            );
         }
     }
 
@@ -563,6 +600,30 @@ mod tests {
                 400,
                 "InvalidInputException",
                 "context.K",
+            ),
+            (
+                with("from", json!(-1)),
+                400,
+                "InvalidInputException",
+                "from: must be an integer in 0..=2147483647 (the page's first hit), found -1",
+            ),
+            (
+                with("from", json!(2_147_483_648u64)),
+                400,
+                "InvalidInputException",
+                "from: must be an integer in 0..=2147483647",
+            ),
+            (
+                with("from", json!(1.5)),
+                400,
+                "InvalidInputException",
+                "from: must be an integer",
+            ),
+            (
+                with("from", json!("10")),
+                400,
+                "InvalidInputException",
+                "from: must be an integer",
             ),
         ];
         for (path, _) in [("/opensearch/rerank", 0), ("/opensearch/scores", 1)] {

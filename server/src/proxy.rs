@@ -22,7 +22,10 @@
 //! the blend of `POST /opensearch/rerank` ([`crate::opensearch::blend_hits`]: the first 500 hits
 //! blended with the campaign's ranking for the user, including their real-time events, the rest
 //! after them in order; items the model does not know after known ones), each hit's `_score`
-//! becomes its combined score and `hits.max_score` the first of them. Everything else (`took`,
+//! becomes its combined score and `hits.max_score` the first of them. A page other than the
+//! first is blended as that page, not as the top of the list: the search's `from` (the query
+//! parameter, else the body's top-level `"from"`, else 0; [`search_from`]) shifts both ranks
+//! ([`attune::blend::rerank_from`]), so page 2's scores lie below page 1's. Everything else (`took`,
 //! `_shards`, `hits.total`, `aggregations`, `suggest`, `pit_id`, `_scroll_id`, the other members
 //! of each hit) is passed through as OpenSearch wrote it. Item ids come from each returned hit
 //! ([`ItemIdField::extract`]): the field must be in the returned `_source`.
@@ -320,6 +323,35 @@ fn strip_ext(body: &[u8]) -> Option<(Vec<u8>, &RawValue)> {
     Some((out, params))
 }
 
+/// The search's `from`, the offset of the page of hits it asks for: the query parameter `from`
+/// (the last one) wins, else the body's top-level `"from"` (a number or a string holding one),
+/// else 0. A value that is not a non-negative integer counts as 0: OpenSearch rejects such a
+/// search, and only a 200 answer is re-ranked.
+fn search_from(query: &str, body: &[u8]) -> usize {
+    let parse = |s: &str| s.trim().parse::<usize>().unwrap_or(0);
+    let in_query = query
+        .split('&')
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k) == "from").then(|| decode(v))
+        })
+        .next_back();
+    if let Some(v) = in_query {
+        return parse(&v);
+    }
+    let Some(v) = Members::parse(body).and_then(|top| top.get("from")) else {
+        return 0;
+    };
+    match serde_json::from_str::<Value>(v.get()) {
+        Ok(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+        Ok(Value::String(s)) => parse(&s),
+        _ => 0,
+    }
+}
+
 /// Re-ranks the hits of a search response: `blend` gets the hits' item ids (those of the first
 /// 500; `None` after them and for hits without one) and returns the new order. Returns `None`,
 /// leaving the response as it is, when it has no `hits.hits` array or no hit.
@@ -538,6 +570,7 @@ pub async fn search(
             (Bytes::from(stripped), plan)
         }
     };
+    let from = plan.as_ref().map_or(0, |_| search_from(&query, &forwarded));
     let method = if parts.method == Method::GET {
         opensearch::http::Method::Get
     } else {
@@ -603,7 +636,7 @@ pub async fn search(
     let body = match plan {
         Some(p) if status == StatusCode::OK && json => {
             let reranked = rerank_response(&bytes, &p.field, |ids| {
-                blend_hits(&p.campaign, &p.user, ids, p.weight)
+                blend_hits(&p.campaign, &p.user, ids, p.weight, from)
             });
             if reranked.is_none() {
                 warn_unless_empty(&bytes);
@@ -728,6 +761,24 @@ mod tests {
         );
         assert_eq!(decode("a%zz%4"), "a%zz%4");
         assert_eq!(decode("%C3%A9+x"), "é x");
+    }
+
+    #[test]
+    fn the_search_from_is_the_query_parameter_else_the_body_member() {
+        assert_eq!(search_from("", b""), 0);
+        assert_eq!(search_from("size=10", br#"{"size": 10}"#), 0);
+        assert_eq!(search_from("", br#"{"from": 100, "size": 100}"#), 100);
+        assert_eq!(search_from("", br#"{"from": "30"}"#), 30);
+        assert_eq!(search_from("", br#"{"query": {"from": 5}}"#), 0);
+        // The query parameter wins over the body; the last one counts.
+        assert_eq!(search_from("from=20&size=5", br#"{"from": 100}"#), 20);
+        assert_eq!(search_from("from=20&%66rom=40", b""), 40);
+        assert_eq!(search_from("from=0", br#"{"from": 100}"#), 0);
+        // Not a non-negative integer: 0 (OpenSearch rejects the search anyway).
+        assert_eq!(search_from("from=-3", b""), 0);
+        assert_eq!(search_from("", br#"{"from": -3}"#), 0);
+        assert_eq!(search_from("", br#"{"from": 1.5}"#), 0);
+        assert_eq!(search_from("", b"not json"), 0);
     }
 
     #[test]

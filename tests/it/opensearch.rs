@@ -119,6 +119,46 @@ fn the_drop_in_processor_call_reorders_hits_like_the_sdk() {
             assert_eq!(order, (0..620).collect::<Vec<_>>());
         }
     }
+    // A later page (`from` 100): both ranks shifted by 100, below page 1's scores.
+    let page: Vec<Option<String>> = ids[..100].to_vec();
+    let page_ids: Vec<Option<&str>> = page.iter().map(|i| i.as_deref()).collect();
+    for weight in [config.weight, 0.0, 1.0] {
+        let body = json!({
+            "campaignArn": fx.campaigns.rank, "weight": weight, "userId": params.user_id,
+            "itemIds": page, "from": 100,
+        });
+        let out = json_of(&fx.post("/opensearch/rerank", &serde_json::to_vec(&body).unwrap()));
+        let expected = blend::rerank_from(&page_ids, weight, 100, |distinct| {
+            model.rank(&params.user_id, &[], distinct)
+        });
+        assert_eq!(
+            usizes(&out["order"]),
+            expected.iter().map(|b| b.hit).collect::<Vec<_>>(),
+            "weight {weight}"
+        );
+        let scores = floats(&out["scores"]);
+        assert_close(
+            &scores,
+            &expected.iter().map(|b| b.score).collect::<Vec<_>>(),
+        );
+        let first = local_blend(&model, &params.user_id, &page, weight);
+        let first_min = first.iter().map(|b| b.score).fold(f64::INFINITY, f64::min);
+        assert!(
+            scores[0] < first_min,
+            "weight {weight}: {} >= {first_min}",
+            scores[0]
+        );
+    }
+    // An out-of-range `from` is refused, naming it.
+    let body = json!({"campaignArn": fx.campaigns.rank, "weight": 0.5, "userId": "u1",
+                      "itemIds": ["i3"], "from": -3});
+    let resp = fx.post("/opensearch/rerank", &serde_json::to_vec(&body).unwrap());
+    assert_error(
+        &resp,
+        400,
+        "InvalidInputException",
+        "from: must be an integer",
+    );
     // The processor's snake_case config names are accepted as they are.
     let body = json!({
         "campaign_arn": fx.campaigns.rank, "weight": "0.3", "user_id": "u1",

@@ -104,8 +104,20 @@ fn expected_blend(
     plain: &Hits,
     w: f64,
 ) -> Vec<BlendedHit> {
+    expected_page_blend(fx, campaign, user, plain, w, 0)
+}
+
+/// [`expected_blend`] for the page of results that starts at hit `from`.
+fn expected_page_blend(
+    fx: &Fixture,
+    campaign: &str,
+    user: &str,
+    plain: &Hits,
+    w: f64,
+    from: usize,
+) -> Vec<BlendedHit> {
     let ids: Vec<Option<&str>> = plain.iter().map(|h| h.1.as_deref()).collect();
-    blend::rerank(&ids, w, |distinct| {
+    blend::rerank_from(&ids, w, from, |distinct| {
         let answer = fx
             .client
             .get_personalized_ranking(campaign, user, distinct, None)
@@ -215,6 +227,26 @@ fn the_plugin_reranks_searches_in_a_real_node() {
         orders.push(hits_of(&got).into_iter().map(|h| h.0).collect::<Vec<_>>());
     }
     assert_ne!(orders[0], orders[1], "two users, one order");
+
+    // Page 2 (`from` 100) is blended at its global positions: it equals the blend shifted by
+    // 100, and every score sits below page 1's (Amazon's plugin restarts each page at the top).
+    let mut page2 = query(100, None);
+    page2["from"] = json!(100);
+    let plain2 = hits_of(&search(&node, &plain_path, &page2));
+    page2["ext"] = query(100, Some("u2"))["ext"].clone();
+    let got = search(&node, &with_pipeline, &page2);
+    assert_blended(
+        &got,
+        &plain2,
+        &expected_page_blend(&fx, &campaign, "u2", &plain2, 0.3, 100),
+        "page 2",
+    );
+    let page1 = search(&node, &with_pipeline, &query(100, Some("u2")));
+    let page1_min = hits_of(&page1)
+        .iter()
+        .map(|h| h.2)
+        .fold(f64::INFINITY, f64::min);
+    assert!(got["hits"]["max_score"].as_f64().unwrap() < page1_min);
 
     // A PutEvents for u1 changes u1's next order (no retraining).
     let before = orders[0].clone();

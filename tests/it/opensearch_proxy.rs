@@ -150,12 +150,24 @@ fn expected(
     direct: &Value,
     weight: f64,
 ) -> Vec<(String, f64)> {
+    expected_from(model, user, recent, direct, weight, 0)
+}
+
+/// [`expected`] for a page of results starting at hit `from`.
+fn expected_from(
+    model: &Model,
+    user: &str,
+    recent: &[(&str, f32)],
+    direct: &Value,
+    weight: f64,
+    from: usize,
+) -> Vec<(String, f64)> {
     let hits = hits(direct);
     let item_ids: Vec<Option<&str>> = hits
         .iter()
         .map(|h| h["_source"]["item_id"].as_str())
         .collect();
-    attune::blend::rerank(&item_ids, weight, |d| model.rank(user, recent, d))
+    attune::blend::rerank_from(&item_ids, weight, from, |d| model.rank(user, recent, d))
         .iter()
         .map(|b| (hits[b.hit]["_id"].as_str().unwrap().to_owned(), b.score))
         .collect()
@@ -243,6 +255,35 @@ fn the_search_proxy_in_front_of_a_real_node() {
         orders.push(ids(&got));
     }
     assert_ne!(orders[0], orders[1]);
+
+    step("page 2 (from 100): blended as the second page, every score below page 1's");
+    let scores = |v: &Value| -> Vec<f64> {
+        hits(v)
+            .iter()
+            .map(|h| h["_score"].as_f64().unwrap())
+            .collect()
+    };
+    let page1 = proxied(&fx, &path, &with_ext(&body, "u1"));
+    let mut body2 = search(100);
+    body2["from"] = json!(100);
+    let os2 = direct(&node, &path, &body2);
+    assert_eq!(hits(&os2).len(), 100);
+    let want2 = expected_from(&model, "u1", &[], &os2, WEIGHT, 100);
+    let page2 = proxied(&fx, &path, &with_ext(&body2, "u1"));
+    assert_blended(&page2, &os2, &want2);
+    let page1_min = scores(&page1).into_iter().fold(f64::INFINITY, f64::min);
+    let page2_max = scores(&page2).into_iter().fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        page2_max < page1_min,
+        "page 2 max {page2_max} >= page 1 min {page1_min}"
+    );
+    // `from` as a query parameter: the same page, the same blend.
+    let by_query = proxied(
+        &fx,
+        &format!("{path}?from=100"),
+        &with_ext(&search(100), "u1"),
+    );
+    assert_blended(&by_query, &os2, &want2);
 
     step("query parameters override the weight and the campaign (an ARN); GET works too");
     let arn = &fx.campaigns.rank;

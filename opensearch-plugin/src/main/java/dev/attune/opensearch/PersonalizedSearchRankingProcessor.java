@@ -40,6 +40,11 @@ import org.opensearch.search.profile.SearchProfileShardResults;
  * user and context, then orders the hits as Attune answers and gives each its blended score
  * ({@code (1-w)/log2(r_os+1) + w/log2(r_p+1)}, computed by Attune).
  *
+ * <p>A page after the first (the search's {@code from} above 0) is blended with its global
+ * positions: the body carries {@code "from"} and Attune shifts every rank by it, so the page's
+ * scores sit below the previous page's. Hits are reordered only within their page; no item
+ * moves between pages. A first page sends no {@code "from"}.
+ *
  * <p>Weight 0 or no hits: the response is returned untouched, without a call. Otherwise the
  * search must carry {@code ext.personalize_request_parameters.user_id}. The call is
  * asynchronous; its result is applied on OpenSearch's generic thread pool with the search's
@@ -124,7 +129,7 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             if (userId == null || userId.trim().isEmpty()) {
                 throw new IllegalArgumentException(MISSING_USER);
             }
-            body = requestBody(config, userId, params.getContext(), itemIds(hits, config.itemIdField()));
+            body = requestBody(config, userId, params.getContext(), itemIds(hits, config.itemIdField()), from(request));
         } catch (Exception e) {
             responseListener.onFailure(e);
             return;
@@ -230,8 +235,16 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
         return value instanceof Number ? value : null;
     }
 
-    /** {@code {"campaignArn", "weight", "userId", "context", "itemIds"}}. */
-    static byte[] requestBody(ProcessorConfig config, String userId, Map<String, String> context, List<Object> itemIds)
+    /** The search's {@code from}: 0 when unset (-1) or without a source. */
+    static int from(SearchRequest request) {
+        return request == null || request.source() == null ? 0 : Math.max(0, request.source().from());
+    }
+
+    /**
+     * {@code {"campaignArn", "weight", "userId", "context", "itemIds", "from"}}; {@code context}
+     * only when non-empty, {@code from} only when above 0.
+     */
+    static byte[] requestBody(ProcessorConfig config, String userId, Map<String, String> context, List<Object> itemIds, int from)
         throws IOException {
         try (XContentBuilder b = JsonXContent.contentBuilder()) {
             b.startObject();
@@ -250,6 +263,9 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
                 b.value(id);
             }
             b.endArray();
+            if (from > 0) {
+                b.field("from", from);
+            }
             b.endObject();
             return BytesReference.toBytes(BytesReference.bytes(b));
         }

@@ -282,6 +282,40 @@ public class PersonalizedSearchRankingProcessorTest {
     }
 
     @Test
+    public void aLaterPageSendsItsFrom() throws Exception {
+        attune.answer(200, "{\"order\": [1, 0, 2, 3], \"scores\": [0.2, 0.19, 0.18, 0.17], \"reranked\": 4}");
+        SearchRequest request = request("u1", null);
+        request.source().from(20).size(4);
+        SearchResponse r = run(processor(client(null, TimeValue.timeValueSeconds(5)), "0.5", "item_id"), request, response(hits(), new Parts()));
+        StubAttune.Received sent = attune.only();
+        assertTrue(sent.body, sent.body.endsWith(",\"from\":20}"));
+        Map<String, Object> body = sent.json();
+        assertEquals(20, body.get("from"));
+        assertEquals(List.of("campaignArn", "weight", "userId", "itemIds", "from"), new ArrayList<>(body.keySet()));
+        assertArrayEquals(new String[] { "d1", "d0", "d2", "d3" }, ids(r));
+    }
+
+    @Test
+    public void aFirstPageSendsNoFrom() throws Exception {
+        PersonalizedSearchRankingProcessor p = processor(client(null, TimeValue.timeValueSeconds(5)), "0.5", "item_id");
+        SearchRequest unset = request("u1", null);
+        SearchRequest zero = request("u1", null);
+        zero.source().from(0);
+        for (SearchRequest request : new SearchRequest[] { unset, zero }) {
+            attune.received.clear();
+            attune.answer(200, "{\"order\": [0, 1, 2, 3], \"scores\": [1, 0.5, 0.4, 0.3], \"reranked\": 4}");
+            run(p, request, response(hits(), new Parts()));
+            Map<String, Object> body = attune.only().json();
+            assertTrue(body.toString(), !body.containsKey("from"));
+            assertEquals(List.of("campaignArn", "weight", "userId", "itemIds"), new ArrayList<>(body.keySet()));
+        }
+        assertEquals(-1, unset.source().from());
+        assertEquals(0, PersonalizedSearchRankingProcessor.from(unset));
+        assertEquals(0, PersonalizedSearchRankingProcessor.from(new SearchRequest()));
+        assertEquals(0, PersonalizedSearchRankingProcessor.from(null));
+    }
+
+    @Test
     public void weightZeroLeavesTheResponseUntouchedWithoutACallOrAUser() throws Exception {
         SearchResponse original = response(hits(), new Parts());
         SearchResponse r = run(processor(client(null, TimeValue.timeValueSeconds(5)), 0, "item_id"), new SearchRequest(), original);
