@@ -19,7 +19,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opensearch::http::headers::HeaderMap;
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
@@ -253,31 +253,19 @@ impl Node {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
+        crate::wait_until(Duration::from_secs(180), "OpenSearch to start", || {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!(
                     "OpenSearch exited during start ({status}):\n{}",
                     self.log_tail()
                 );
             }
-            if let Ok((200, body)) = self.try_send(
-                "GET",
-                "/_cluster/health?wait_for_status=yellow&timeout=1s",
-                None,
-            ) {
-                if body["status"] != "red" {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OpenSearch did not start within 180 s:\n{}",
-                self.log_tail()
-            );
-            // The node is booting: connection refused comes back at once; wait a little.
-            std::thread::sleep(Duration::from_millis(250));
-        }
+            // Connection refused comes back at once while the node boots.
+            matches!(
+                self.try_send("GET", "/_cluster/health?wait_for_status=yellow&timeout=1s", None),
+                Ok((200, ref body)) if body["status"] != "red"
+            )
+        });
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -399,21 +387,10 @@ fn running_as_root() -> bool {
 }
 
 impl Drop for Node {
+    /// SIGKILL to the node's process group: its data is a temporary copy, nothing to flush.
     fn drop(&mut self) {
-        let pgid = self.child.id().to_string();
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{pgid}")])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .status();
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
         let _ = self.child.wait();
     }
 }

@@ -116,10 +116,22 @@ fn expected_page_blend(
     w: f64,
     from: usize,
 ) -> Vec<BlendedHit> {
+    server_blend(&fx.client, campaign, user, plain, w, from)
+}
+
+/// The blend of `plain` (a page of OpenSearch's order starting at hit `from`) for `user`,
+/// computed here from the server's GetPersonalizedRanking answer for the page's items.
+fn server_blend(
+    client: &attune::client::Client,
+    campaign: &str,
+    user: &str,
+    plain: &Hits,
+    w: f64,
+    from: usize,
+) -> Vec<BlendedHit> {
     let ids: Vec<Option<&str>> = plain.iter().map(|h| h.1.as_deref()).collect();
     blend::rerank_from(&ids, w, from, |distinct| {
-        let answer = fx
-            .client
+        let answer = client
             .get_personalized_ranking(campaign, user, distinct, None)
             .unwrap();
         let pos: HashMap<&str, usize> = distinct
@@ -513,27 +525,7 @@ fn movielens_searches_are_personalized_through_the_plugin() {
     };
     let plain = hits_of(&search(&node, "/movies/_search", &search_body(None)));
     assert_eq!(plain.len(), 100);
-    let blend_for = |user: &str| {
-        let ids: Vec<Option<&str>> = plain.iter().map(|h| h.1.as_deref()).collect();
-        blend::rerank(&ids, 0.5, |distinct| {
-            let answer = client
-                .get_personalized_ranking(campaign, user, distinct, None)
-                .unwrap();
-            let pos: HashMap<&str, usize> = distinct
-                .iter()
-                .enumerate()
-                .map(|(k, id)| (*id, k))
-                .collect();
-            answer
-                .personalized_ranking
-                .iter()
-                .map(|p| Ranked {
-                    input_index: pos[p.item_id.as_str()],
-                    score: p.score,
-                })
-                .collect()
-        })
-    };
+    let blend_for = |user: &str| server_blend(&client, campaign, user, &plain, 0.5, 0);
     let mut tops = Vec::new();
     for user in ["1", "414"] {
         let got = search(
