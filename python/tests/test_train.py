@@ -129,6 +129,7 @@ def test_export_splits_and_evaluate(trained: attune.Store) -> None:
 
 def test_ctrl_c_stops_training(loaded: attune.Store) -> None:
     import _thread
+    import signal
 
     loaded.create_solution("r", "g", hyperparameters=FAST_RANKING)
 
@@ -136,7 +137,13 @@ def test_ctrl_c_stops_training(loaded: attune.Store) -> None:
         if update.kind == "start":
             _thread.interrupt_main()  # what Ctrl-C (a notebook's interrupt) does
 
-    with pytest.raises(KeyboardInterrupt):
-        loaded.create_solution_version("r", progress=interrupt)
+    # Python keeps SIGINT ignored when it starts with it ignored (a shell's background job), and
+    # interrupt_main() then does nothing: install the handler a terminal or notebook has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loaded.create_solution_version("r", progress=interrupt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     [version] = loaded.list_solution_versions("r")
     assert version["status"] == "CREATE STOPPED"

@@ -10,6 +10,7 @@ mod opensearch_plugin;
 mod opensearch_proxy;
 mod server;
 mod server_events;
+mod server_interrupted;
 mod server_lifecycle;
 mod server_ops;
 mod server_runtime;

@@ -24,6 +24,7 @@ use crate::error::{invalid, Error, ImportFailure, Result, RowError};
 use crate::record::{check_long, normalize_string, to_avro_field};
 use crate::schema::{DatasetType, Field, FieldType, Schema};
 use crate::store::fsutil;
+use crate::store::running::JobLock;
 use crate::store::{next_seq, validate_name, Dataset, ImportJobInfo, ImportMode, Segment};
 
 /// The fewest interaction records an import job may carry (spec 4.4).
@@ -49,6 +50,36 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {}
+
+/// A dataset import job recorded as CREATE IN_PROGRESS and not run yet
+/// ([`Dataset::begin_import`]).
+#[derive(Debug)]
+pub struct PendingImport {
+    dataset: Dataset,
+    request: ImportRequest,
+    job: ImportJobInfo,
+    running: JobLock,
+}
+
+impl PendingImport {
+    /// The job as recorded (CREATE IN_PROGRESS).
+    pub fn info(&self) -> &ImportJobInfo {
+        &self.job
+    }
+
+    /// Runs the import to completion: the job ends ACTIVE, or CREATE FAILED with the error
+    /// returned (the dataset then unchanged), as with [`Dataset::import`].
+    pub fn run(self, progress: &dyn Progress) -> Result<ImportJobInfo> {
+        let PendingImport {
+            dataset,
+            request,
+            job,
+            running,
+        } = self;
+        let result = dataset.import_files(&request, progress);
+        dataset.finish_job(job, running, result)
+    }
+}
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -143,32 +174,50 @@ impl Dataset {
     /// the job, ACTIVE. On bad data it returns [`Error::Import`] and leaves the dataset
     /// unchanged; the job is then recorded as CREATE FAILED with its failure reason.
     pub fn import(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<ImportJobInfo> {
-        self.record_job(&req.job_name, &req.data_location, req.mode, || {
-            self.write_segment(req.mode, &req.data_location, |out, errors| {
-                let files = resolve_location(&req.data_location)?;
-                let total: u64 = files
-                    .iter()
-                    .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-                    .sum();
-                progress.start("import", total);
-                let mut header: Option<Vec<String>> = None;
-                for path in &files {
-                    if is_avro(path) {
-                        import_avro(self.schema(), path, out, errors, progress)?;
-                    } else {
-                        csv_source::import_csv(
-                            self.schema(),
-                            path,
-                            &mut header,
-                            out,
-                            errors,
-                            progress,
-                        )?;
-                    }
+        self.begin_import(req.clone())?.run(progress)
+    }
+
+    /// The first half of [`Dataset::import`]: checks the job name and records the job as
+    /// CREATE IN_PROGRESS, so a caller (the server's CreateDatasetImportJob) has it durably
+    /// before the import starts. Run it with [`PendingImport::run`], on any thread; a
+    /// `PendingImport` dropped unrun, or a process that dies while it runs, leaves the job to
+    /// be read back as CREATE FAILED (`store::running`).
+    pub fn begin_import(&self, request: ImportRequest) -> Result<PendingImport> {
+        let (job, running) =
+            self.begin_job(&request.job_name, &request.data_location, request.mode)?;
+        Ok(PendingImport {
+            dataset: self.clone(),
+            request,
+            job,
+            running,
+        })
+    }
+
+    fn import_files(&self, req: &ImportRequest, progress: &dyn Progress) -> Result<u64> {
+        self.write_segment(req.mode, &req.data_location, |out, errors| {
+            let files = resolve_location(&req.data_location)?;
+            let total: u64 = files
+                .iter()
+                .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+                .sum();
+            progress.start("import", total);
+            let mut header: Option<Vec<String>> = None;
+            for path in &files {
+                if is_avro(path) {
+                    import_avro(self.schema(), path, out, errors, progress)?;
+                } else {
+                    csv_source::import_csv(
+                        self.schema(),
+                        path,
+                        &mut header,
+                        out,
+                        errors,
+                        progress,
+                    )?;
                 }
-                progress.finish();
-                Ok(())
-            })
+            }
+            progress.finish();
+            Ok(())
         })
     }
 
@@ -182,6 +231,18 @@ impl Dataset {
         mode: ImportMode,
         run: impl FnOnce() -> Result<u64>,
     ) -> Result<ImportJobInfo> {
+        let (job, running) = self.begin_job(job_name, data_location, mode)?;
+        self.finish_job(job, running, run())
+    }
+
+    /// Records a new job as CREATE IN_PROGRESS under its [`JobLock`], taken first: a reader
+    /// that finds the job in progress and the lock free knows its process died.
+    fn begin_job(
+        &self,
+        job_name: &str,
+        data_location: &str,
+        mode: ImportMode,
+    ) -> Result<(ImportJobInfo, JobLock)> {
         validate_name("job name", job_name)?;
         if self.import_job(job_name).is_ok() {
             return Err(Error::AlreadyExists {
@@ -189,8 +250,10 @@ impl Dataset {
                 name: job_name.to_owned(),
             });
         }
+        fsutil::create_dir_durable(&self.jobs_dir())?;
+        let running = JobLock::acquire(&self.job_lock_path(job_name))?;
         let now = fsutil::now_secs();
-        let mut job = ImportJobInfo {
+        let job = ImportJobInfo {
             job_name: job_name.to_owned(),
             dataset_import_job_arn: arn::dataset_import_job(job_name),
             dataset_arn: self.info().dataset_arn.clone(),
@@ -204,14 +267,22 @@ impl Dataset {
             last_updated_date_time: now,
         };
         self.write_job(&job)?;
-        let result = run();
+        Ok((job, running))
+    }
+
+    /// Records the end of a job begun with [`Dataset::begin_job`], then releases its lock.
+    fn finish_job(
+        &self,
+        mut job: ImportJobInfo,
+        running: JobLock,
+        result: Result<u64>,
+    ) -> Result<ImportJobInfo> {
         job.last_updated_date_time = fsutil::now_secs();
-        match result {
+        let outcome = match result {
             Ok(rows) => {
                 job.status = "ACTIVE".into();
                 job.rows_imported = rows;
-                self.write_job(&job)?;
-                Ok(job)
+                self.write_job(&job).map(|()| job)
             }
             Err(err) => {
                 job.status = "CREATE FAILED".into();
@@ -229,7 +300,9 @@ impl Dataset {
                 self.write_job(&job)?;
                 Err(err)
             }
-        }
+        };
+        drop(running);
+        outcome
     }
 
     /// Writes one new BULK segment under the dataset's lock: `fill` appends the rows (and

@@ -22,6 +22,7 @@ pub mod effective;
 pub(crate) mod fsutil;
 pub mod log;
 mod meta;
+pub(crate) mod running;
 pub mod solutions;
 
 use std::fs;
@@ -472,20 +473,45 @@ impl Dataset {
         log::scan(self, |seq, values| f(Origin::Put, seq, values))
     }
 
-    /// The import jobs of this dataset, oldest first.
+    /// The import jobs of this dataset, oldest first. A job left in progress by a process that
+    /// died is recorded as CREATE FAILED on the way ([`running`]).
     pub fn import_jobs(&self) -> Result<Vec<ImportJobInfo>> {
-        let mut jobs: Vec<ImportJobInfo> = list_json_files(&self.jobs_dir())?;
+        let mut jobs = Vec::new();
+        for name in list_dir_names(&self.jobs_dir())? {
+            if let Some(job) = name.strip_suffix(".json") {
+                jobs.extend(self.read_job(job)?);
+            }
+        }
         jobs.sort_by(|a, b| a.creation_date_time.total_cmp(&b.creation_date_time));
         Ok(jobs)
     }
 
-    /// One import job by name or ARN.
+    /// One import job by name or ARN. A job left in progress by a process that died is
+    /// recorded as CREATE FAILED on the way ([`running`]).
     pub fn import_job(&self, name_or_arn: &str) -> Result<ImportJobInfo> {
         let name = arn::name_of("dataset-import-job", name_or_arn)
             .ok_or_else(|| not_found("dataset import job", name_or_arn))?;
         validate_name("job name", name)?;
-        fsutil::read_json(&self.jobs_dir().join(format!("{name}.json")))?
+        self.read_job(name)?
             .ok_or_else(|| not_found("dataset import job", name))
+    }
+
+    fn read_job(&self, name: &str) -> Result<Option<ImportJobInfo>> {
+        running::read_settled(
+            &self.jobs_dir().join(format!("{name}.json")),
+            &self.job_lock_path(name),
+            |j: &ImportJobInfo| running::in_progress(&j.status),
+            |j| {
+                j.status = "CREATE FAILED".into();
+                j.failure_reason = Some(running::INTERRUPTED.into());
+                j.last_updated_date_time = fsutil::now_secs();
+            },
+        )
+    }
+
+    /// The lock file an import job's process holds while it runs.
+    pub(crate) fn job_lock_path(&self, name: &str) -> PathBuf {
+        self.jobs_dir().join(format!("{name}.lock"))
     }
 
     #[cfg(feature = "import")]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{fsutil, list_dir_names, not_found, validate_name, Store};
+use super::{fsutil, list_dir_names, not_found, running, validate_name, Store};
 use crate::arn;
 use crate::error::{invalid, Error, Result};
 use crate::model::{Model, Recipe};
@@ -230,25 +230,43 @@ impl Store {
         Ok((solution, id))
     }
 
-    /// DescribeSolutionVersion by ARN (or `solution/id`).
+    /// DescribeSolutionVersion by ARN (or `solution/id`). A version left in progress by a
+    /// process that died is recorded as CREATE FAILED on the way (`store::running`).
     pub fn solution_version(&self, arn_or_path: &str) -> Result<SolutionVersionInfo> {
         let (solution, id) = self.parse_version_arn(arn_or_path)?;
-        fsutil::read_json(&self.version_dir(solution, id).join("version.json"))?
+        self.read_version(solution, id)?
             .ok_or_else(|| not_found("solution version", arn_or_path))
     }
 
-    /// ListSolutionVersions of a solution, oldest first.
+    /// ListSolutionVersions of a solution, oldest first. Versions left in progress by a
+    /// process that died are recorded as CREATE FAILED on the way (`store::running`).
     pub fn list_solution_versions(&self, solution: &str) -> Result<Vec<SolutionVersionInfo>> {
         let s = self.solution(solution)?;
         let dir = self.solution_dir(&s.name).join("versions");
         let mut out: Vec<SolutionVersionInfo> = Vec::new();
         for id in list_dir_names(&dir)? {
-            if let Some(v) = fsutil::read_json(&dir.join(&id).join("version.json"))? {
-                out.push(v);
-            }
+            out.extend(self.read_version(&s.name, &id)?);
         }
         out.sort_by(|a, b| a.creation_date_time.total_cmp(&b.creation_date_time));
         Ok(out)
+    }
+
+    fn read_version(&self, solution: &str, id: &str) -> Result<Option<SolutionVersionInfo>> {
+        running::read_settled(
+            &self.version_dir(solution, id).join("version.json"),
+            &self.version_lock_path(solution, id),
+            |v: &SolutionVersionInfo| running::in_progress(&v.status),
+            |v| {
+                v.status = "CREATE FAILED".into();
+                v.failure_reason = Some(running::INTERRUPTED.into());
+                v.last_updated_date_time = fsutil::now_secs();
+            },
+        )
+    }
+
+    /// The lock file a solution version's training process holds while it runs.
+    pub(crate) fn version_lock_path(&self, solution: &str, id: &str) -> PathBuf {
+        self.version_dir(solution, id).join("training.lock")
     }
 
     /// The newest ACTIVE version of a solution (what `$LATEST` means).

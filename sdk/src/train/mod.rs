@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::import::Progress;
 use crate::model::{foldin, Body, IdTable, Model, ModelHeader, Recipe};
 use crate::store::fsutil;
+use crate::store::running::JobLock;
 use crate::store::solutions::{SolutionInfo, SolutionVersionInfo};
 use crate::store::{next_seq, Store};
 
@@ -218,8 +219,14 @@ pub fn begin_solution_version(
         creation_date_time: now,
         last_updated_date_time: now,
     };
+    // Held until the final record is written: a reader that finds the version in progress and
+    // this lock free knows its process died (store::running).
+    let dir = store.version_dir(&solution.name, &id);
+    fsutil::create_dir_durable(&dir)?;
+    let running = JobLock::acquire(&store.version_lock_path(&solution.name, &id))?;
     store.write_version(&version)?;
     Ok(PendingVersion {
+        running,
         store: store.clone(),
         solution,
         settings,
@@ -233,6 +240,7 @@ pub fn begin_solution_version(
 /// ([`begin_solution_version`]).
 #[derive(Debug)]
 pub struct PendingVersion {
+    running: JobLock,
     store: Store,
     solution: SolutionInfo,
     settings: Settings,
@@ -255,6 +263,7 @@ impl PendingVersion {
         cancel: &AtomicBool,
     ) -> Result<SolutionVersionInfo> {
         let PendingVersion {
+            running,
             store,
             solution,
             mut settings,
@@ -291,6 +300,7 @@ impl PendingVersion {
             Ok(()) => {
                 version.status = "ACTIVE".into();
                 store.write_version(&version)?;
+                drop(running);
                 Ok(version)
             }
             Err(e) => {
@@ -302,6 +312,7 @@ impl PendingVersion {
                 };
                 version.failure_reason = Some(e.to_string());
                 store.write_version(&version)?;
+                drop(running);
                 Err(e)
             }
         }

@@ -35,22 +35,6 @@ fn all_jobs(store: &Store) -> Out<Vec<ImportJobInfo>> {
     Ok(out)
 }
 
-/// Recorded jobs plus those known only to the worker registry (pending, or failed before the
-/// store recorded them).
-fn with_unrecorded(
-    store: &Store,
-    mut recorded: Vec<ImportJobInfo>,
-    dataset: Option<&str>,
-) -> Vec<ImportJobInfo> {
-    for job in jobs::unrecorded_imports(store) {
-        let wanted = dataset.is_none_or(|d| d == job.dataset_arn);
-        if wanted && !recorded.iter().any(|r| r.job_name == job.job_name) {
-            recorded.push(job);
-        }
-    }
-    recorded
-}
-
 fn shape(job: &ImportJobInfo) -> Value {
     let mut out = json!({
         "jobName": job.job_name,
@@ -110,7 +94,6 @@ pub(crate) fn describe(state: &AppState, body: &Body) -> Out<Value> {
     let job = all_jobs(store)?
         .into_iter()
         .find(|j| j.job_name == name)
-        .or_else(|| jobs::unrecorded_import(store, name))
         .ok_or_else(not_found)?;
     Ok(json!({ "datasetImportJob": shape(&job) }))
 }
@@ -120,19 +103,15 @@ pub(crate) fn list(state: &AppState, body: &Body) -> Out<Value> {
     let dataset_arn = req.opt_arn("datasetArn")?;
     let page = req.page()?;
     let store = state.store();
-    let (recorded, canonical) = match dataset_arn {
+    let jobs = match dataset_arn {
         Some(arn) => match store.dataset_by_arn(arn) {
-            Ok(dataset) => {
-                let canonical = dataset.info().dataset_arn.clone();
-                (dataset.import_jobs().map_err(sdk)?, Some(canonical))
-            }
+            Ok(dataset) => dataset.import_jobs().map_err(sdk)?,
             // No such dataset: nothing to list (the operation models no ResourceNotFound).
             Err(attune::Error::NotFound { .. }) => return Ok(json!({"datasetImportJobs": []})),
             Err(e) => return Err(sdk(e)),
         },
-        None => (all_jobs(store)?, None),
+        None => all_jobs(store)?,
     };
-    let jobs = with_unrecorded(store, recorded, canonical.as_deref());
     Ok(list_response("datasetImportJobs", jobs, &page, |j| {
         let mut s = json!({
             "datasetImportJobArn": j.dataset_import_job_arn,

@@ -4,8 +4,9 @@
 //!
 //! The registry is per process and keyed by the store's root: it knows which jobs run here, how
 //! many (the quotas of `spec/api.md` 4: 5 import jobs and 20 trainings in progress), the cancel
-//! flag of each training (StopSolutionVersionCreation), and import jobs that are accepted but
-//! not yet recorded in the store (CREATE PENDING) or that failed before they could be recorded.
+//! flag of each training (StopSolutionVersionCreation). Both kinds are recorded in the store
+//! (CREATE IN_PROGRESS) before Create* returns; one whose process dies is read back as CREATE
+//! FAILED (`attune::store::running`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,16 +28,10 @@ pub(crate) const MAX_RUNNING_IMPORTS: usize = 5;
 /// Solution versions in progress at once.
 pub(crate) const MAX_RUNNING_TRAININGS: usize = 20;
 
-#[derive(Debug)]
-struct ImportEntry {
-    info: ImportJobInfo,
-    running: bool,
-}
-
 #[derive(Debug, Default)]
 struct Registry {
-    /// (store root, job name) -> the job as known before the store has it.
-    imports: Mutex<HashMap<(PathBuf, String), ImportEntry>>,
+    /// (store root, job name) -> the dataset ARN of an import job running here.
+    imports: Mutex<HashMap<(PathBuf, String), String>>,
     /// (store root, version ARN) -> cancel flag of a training running here.
     trainings: Mutex<HashMap<(PathBuf, String), Arc<AtomicBool>>>,
     /// Worker threads, so tests can wait for them; finished ones are dropped on each spawn.
@@ -66,8 +61,9 @@ fn spawn(root: PathBuf, name: String, work: impl FnOnce() + Send + 'static) -> O
     Ok(())
 }
 
-/// Starts a dataset import job on a worker thread. The caller has validated the request; the
-/// job name must be unused in the whole store (its ARN names only the job).
+/// Records a dataset import job (CREATE IN_PROGRESS, durably, before Create returns) and runs
+/// it on a worker thread. The caller has validated the request; the job name must be unused in
+/// the whole store (its ARN names only the job).
 pub(crate) fn start_import(
     store: &Store,
     dataset: Dataset,
@@ -76,12 +72,9 @@ pub(crate) fn start_import(
 ) -> Out<ImportJobInfo> {
     let root = store.root().to_owned();
     let key = (root.clone(), request.job_name.clone());
-    let info = {
+    {
         let mut imports = lock(&registry().imports);
-        let running = imports
-            .iter()
-            .filter(|((r, _), e)| *r == root && e.running)
-            .count();
+        let running = imports.keys().filter(|(r, _)| *r == root).count();
         if running >= MAX_RUNNING_IMPORTS {
             return Err(error(
                 "LimitExceededException",
@@ -99,52 +92,26 @@ pub(crate) fn start_import(
                 ),
             ));
         }
-        let now = now_secs();
-        let info = ImportJobInfo {
-            job_name: request.job_name.clone(),
-            dataset_import_job_arn: attune::arn::dataset_import_job(&request.job_name),
-            dataset_arn: dataset.info().dataset_arn.clone(),
-            data_location: request.data_location.clone(),
-            import_mode: request.mode,
-            status: "CREATE PENDING".into(),
-            failure_reason: None,
-            rows_imported: 0,
-            bad_rows: 0,
-            creation_date_time: now,
-            last_updated_date_time: now,
-        };
-        imports.insert(
-            key.clone(),
-            ImportEntry {
-                info: info.clone(),
-                running: true,
-            },
-        );
-        info
+        imports.insert(key.clone(), dataset.info().dataset_arn.clone());
+    }
+    let pending = match dataset.begin_import(request) {
+        Ok(p) => p,
+        Err(e) => {
+            lock(&registry().imports).remove(&key);
+            return Err(sdk(e));
+        }
     };
+    let info = pending.info().clone();
     let thread_key = key.clone();
-    let started = spawn(root, format!("import {}", request.job_name), move || {
-        let result = dataset.import(&request, &NoProgress);
-        let recorded = dataset.import_job(&request.job_name).is_ok();
-        let mut imports = lock(&registry().imports);
-        match result {
+    // If the thread cannot start, the dropped job is read back as CREATE FAILED (interrupted).
+    let started = spawn(root, format!("import {}", info.job_name), move || {
+        match pending.run(&NoProgress) {
             Ok(job) => {
                 tracing::info!(job = %job.dataset_import_job_arn, rows = job.rows_imported, "import job done");
-                imports.remove(&thread_key);
             }
-            Err(e) => {
-                tracing::info!(job = %request.job_name, cause = %e, "import job failed");
-                if recorded {
-                    imports.remove(&thread_key);
-                } else if let Some(entry) = imports.get_mut(&thread_key) {
-                    // Failed before the store recorded it: remember the failure here.
-                    entry.running = false;
-                    entry.info.status = "CREATE FAILED".into();
-                    entry.info.failure_reason = Some(e.to_string());
-                    entry.info.last_updated_date_time = now_secs();
-                }
-            }
+            Err(e) => tracing::info!(job = %thread_key.1, cause = %e, "import job failed"),
         }
+        lock(&registry().imports).remove(&thread_key);
     });
     if let Err(e) = started {
         lock(&registry().imports).remove(&key);
@@ -153,29 +120,12 @@ pub(crate) fn start_import(
     Ok(info)
 }
 
-/// An import job of this store known only here (pending, or failed before it was recorded).
-pub(crate) fn unrecorded_import(store: &Store, job_name: &str) -> Option<ImportJobInfo> {
-    lock(&registry().imports)
-        .get(&(store.root().to_owned(), job_name.to_owned()))
-        .map(|e| e.info.clone())
-}
-
-/// Every import job of this store known only here.
-pub(crate) fn unrecorded_imports(store: &Store) -> Vec<ImportJobInfo> {
-    let root = store.root();
-    lock(&registry().imports)
-        .iter()
-        .filter(|((r, _), _)| r == root)
-        .map(|(_, e)| e.info.clone())
-        .collect()
-}
-
 /// Whether an import job into the dataset runs here.
 pub(crate) fn import_running(store: &Store, dataset_arn: &str) -> bool {
     let root = store.root();
     lock(&registry().imports)
         .iter()
-        .any(|((r, _), e)| r == root && e.running && e.info.dataset_arn == dataset_arn)
+        .any(|((r, _), d)| r == root && d == dataset_arn)
 }
 
 /// Records a new solution version (CREATE IN_PROGRESS) and trains it on a worker thread.
@@ -253,10 +203,4 @@ pub(crate) fn wait_idle(store: &Store) {
             None => return,
         }
     }
-}
-
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -1,0 +1,183 @@
+//! Jobs that outlive their process. An import job or a solution version is recorded as
+//! `CREATE IN_PROGRESS` while a process runs it; if that process dies (a crash, a kill, a
+//! restart), nothing would ever record the end, and the record would block the dataset's
+//! deletion forever. So the running process holds an exclusive OS lock (`flock`) on a lock file
+//! beside the record for the job's whole life, taken before the record is first written. The
+//! kernel drops the lock when the process dies, so a reader that finds the record in progress
+//! and can take the lock knows the job is orphaned and records it as `CREATE FAILED`.
+
+use std::fs::{self, File, TryLockError};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::fsutil;
+use crate::error::{Error, Result};
+
+/// The failure reason of a job whose process stopped before it finished.
+pub(crate) const INTERRUPTED: &str = "interrupted: the process running this job stopped before \
+     it finished (a crash, a kill or a restart); run it again";
+
+/// Whether a job status means a process is (or should be) working on it.
+pub(crate) fn in_progress(status: &str) -> bool {
+    status.contains("PENDING") || status.contains("IN_PROGRESS")
+}
+
+/// The lock a running job holds. Dropping it (after the job's final record is written) removes
+/// the lock file and releases the lock.
+#[derive(Debug)]
+pub(crate) struct JobLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl JobLock {
+    /// Creates `path` and locks it exclusively. Call it before the job's first record is
+    /// written. Fails with ResourceInUse when another handle already holds it.
+    pub(crate) fn acquire(path: &Path) -> Result<JobLock> {
+        let file = fsutil::open_append(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(JobLock {
+                path: path.to_owned(),
+                _file: file,
+            }),
+            Err(TryLockError::WouldBlock) => Err(Error::ResourceInUse(format!(
+                "{} is held by a running job",
+                path.display()
+            ))),
+            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a reader that opened it earlier then gets the lock, reads
+        // the final record again and leaves it alone.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Reads the job record at `record` (`Ok(None)` when missing). When it is in progress but no
+/// process holds `lock`, records it as failed with `fail` first (under the lock, after reading
+/// it again, so a job that just finished is never overwritten) and returns it so.
+pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
+    record: &Path,
+    lock: &Path,
+    in_progress: impl Fn(&T) -> bool,
+    fail: impl FnOnce(&mut T),
+) -> Result<Option<T>> {
+    let Some(value) = fsutil::read_json::<T>(record)? else {
+        return Ok(None);
+    };
+    if !in_progress(&value) {
+        return Ok(Some(value));
+    }
+    // The lock file is created before the record and removed after the final one: when it is
+    // missing, the job either finished (the record read again says so) or its process died
+    // (and, by the rule above, it was removed by nobody; only a store written before lock
+    // files existed has no lock at all).
+    let _held = match fs::OpenOptions::new().read(true).open(lock) {
+        Ok(file) => match file.try_lock() {
+            Ok(()) => Some(file),
+            Err(TryLockError::WouldBlock) => return Ok(Some(value)),
+            Err(TryLockError::Error(e)) => return Err(Error::io(lock, e)),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(lock, e)),
+    };
+    let Some(mut value) = fsutil::read_json::<T>(record)? else {
+        return Ok(None);
+    };
+    if in_progress(&value) {
+        fail(&mut value);
+        fsutil::write_json(record, &value)?;
+        let _ = fs::remove_file(lock);
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+    struct Job {
+        status: String,
+        reason: Option<String>,
+    }
+
+    fn settle(dir: &Path) -> Job {
+        read_settled(
+            &dir.join("job.json"),
+            &dir.join("job.lock"),
+            |j: &Job| in_progress(&j.status),
+            |j| {
+                j.status = "CREATE FAILED".into();
+                j.reason = Some(INTERRUPTED.into());
+            },
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    fn running() -> Job {
+        Job {
+            status: "CREATE IN_PROGRESS".into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_held_lock_keeps_the_job_in_progress_and_a_released_one_fails_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_path = dir.path().join("job.lock");
+        // What a running job holds; dropping the handle without removing the file is what a
+        // dead process leaves (the kernel releases the lock, the file stays).
+        let held = File::create(&lock_path).unwrap();
+        held.lock().unwrap();
+        fsutil::write_json(&dir.path().join("job.json"), &running()).unwrap();
+        assert_eq!(settle(dir.path()), running());
+        assert!(matches!(
+            JobLock::acquire(&lock_path),
+            Err(Error::ResourceInUse(_))
+        ));
+
+        drop(held);
+        assert!(lock_path.exists());
+        let job = settle(dir.path());
+        assert_eq!(job.status, "CREATE FAILED");
+        assert_eq!(job.reason.as_deref(), Some(INTERRUPTED));
+        assert!(!lock_path.exists(), "the orphaned lock file is removed");
+        // Persisted, and settling again changes nothing.
+        let on_disk: Job = fsutil::read_json(&dir.path().join("job.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(on_disk, job);
+        assert_eq!(settle(dir.path()), job);
+    }
+
+    #[test]
+    fn a_finished_job_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = JobLock::acquire(&dir.path().join("job.lock")).unwrap();
+        fsutil::write_json(&dir.path().join("job.json"), &running()).unwrap();
+        let done = Job {
+            status: "ACTIVE".into(),
+            reason: None,
+        };
+        fsutil::write_json(&dir.path().join("job.json"), &done).unwrap();
+        drop(lock);
+        assert!(!dir.path().join("job.lock").exists());
+        assert_eq!(settle(dir.path()), done);
+    }
+
+    #[test]
+    fn a_record_without_a_lock_file_is_orphaned() {
+        let dir = tempfile::tempdir().unwrap();
+        fsutil::write_json(&dir.path().join("job.json"), &running()).unwrap();
+        assert_eq!(settle(dir.path()).status, "CREATE FAILED");
+    }
+}
