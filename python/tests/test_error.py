@@ -3,7 +3,9 @@ message intact, never a bare Exception."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
 from pathlib import Path
 
 import attune
@@ -71,17 +73,29 @@ def test_invalid_input_not_found_and_already_exists(store: attune.Store) -> None
 
 
 def test_resource_in_use(trained: attune.Store) -> None:
-    # A campaign needs an ACTIVE version: a pending one is "in use".
+    # A campaign needs an ACTIVE version: one in progress is "in use". The version is made by
+    # hand; holding its lock file is what a training process does while it runs
+    # (sdk/src/store/running.rs), so it reads as in progress until the lock is let go.
     version = trained.list_solution_versions("ranking")[0]
-    path = Path(trained.path) / "solutions" / "ranking" / "versions" / "pending" / "version.json"
-    path.parent.mkdir(parents=True)
+    folder = Path(trained.path) / "solutions" / "ranking" / "versions" / "pending"
+    folder.mkdir(parents=True)
     pending = dict(version, status="CREATE IN_PROGRESS")
-    pending["solutionVersionArn"] = version["solutionArn"] + "/pending"
-    path.write_text(json.dumps(pending))
-    with pytest.raises(attune.ResourceInUseError, match="is CREATE IN_PROGRESS, not ACTIVE"):
-        trained.solution_metrics(pending["solutionVersionArn"])
-    path.unlink()
-    path.parent.rmdir()
+    arn = pending["solutionVersionArn"] = version["solutionArn"] + "/pending"
+    try:
+        with open(folder / "training.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            (folder / "version.json").write_text(json.dumps(pending))
+            with pytest.raises(
+                attune.ResourceInUseError, match="is CREATE IN_PROGRESS, not ACTIVE"
+            ):
+                trained.solution_metrics(arn)
+        # Its "process" is gone: the version reads back as failed, for good.
+        for _ in range(2):
+            failed = trained.solution_version(arn)
+            assert failed["status"] == "CREATE FAILED"
+            assert "interrupted" in failed["failureReason"]
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_unsupported_format_and_corrupt_data(tmp_path: Path) -> None:
