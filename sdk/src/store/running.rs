@@ -62,7 +62,8 @@ impl Drop for JobLock {
 
 /// Reads the job record at `record` (`Ok(None)` when missing). When it is in progress but no
 /// process holds `lock`, records it as failed with `fail` first (under the lock, after reading
-/// it again, so a job that just finished is never overwritten) and returns it so.
+/// it again, so a job that just finished is never overwritten) and returns it so; where the
+/// store cannot be written, it is returned failed all the same.
 pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
     record: &Path,
     lock: &Path,
@@ -93,8 +94,10 @@ pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
     };
     if in_progress(&value) {
         fail(&mut value);
-        fsutil::write_json(record, &value)?;
-        let _ = fs::remove_file(lock);
+        // Best effort: a store this process may only read still reads the job as failed.
+        if fsutil::write_json(record, &value).is_ok() {
+            let _ = fs::remove_file(lock);
+        }
     }
     Ok(Some(value))
 }
