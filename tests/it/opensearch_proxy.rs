@@ -206,6 +206,218 @@ fn assert_blended(proxied: &Value, direct: &Value, expected: &[(String, f64)]) {
     }
 }
 
+/// `(_id, _score)` of each hit.
+fn ids_scores(v: &Value) -> Vec<(String, f64)> {
+    hits(v)
+        .iter()
+        .map(|h| {
+            let id = h["_id"].as_str().unwrap().to_owned();
+            (id, h["_score"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// `body` without its extension.
+fn plain(body: &Value) -> Value {
+    let mut b = body.clone();
+    b.as_object_mut().unwrap().remove("ext");
+    b
+}
+
+/// A multi-search body: a header line and a body line per search, each ended by a newline.
+fn ndjson(searches: &[(Value, Value)]) -> String {
+    searches
+        .iter()
+        .map(|(header, body)| format!("{header}\n{body}\n"))
+        .collect()
+}
+
+const NDJSON: (&str, &str) = ("Content-Type", "application/x-ndjson");
+
+/// A multi-search through the proxy: status and body.
+fn proxied_msearch(fx: &Fixture, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let r = fx
+        .client
+        .request(method, path, &[NDJSON], body.as_bytes())
+        .unwrap();
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, v)
+}
+
+/// The node's direct answer to a multi-search.
+fn direct_msearch(node: &Node, path: &str, body: &str) -> Value {
+    let (status, _, bytes) = node_raw(node, path, &[NDJSON], body.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn without_took(v: &Value) -> Value {
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("took");
+    v
+}
+
+fn msearch_checks(node: &Node, fx: &Fixture, model: &Model) {
+    let path = format!("/{INDEX}/_search");
+    let msearch = format!("/{INDEX}/_msearch");
+    let s1 = with_ext(&search(50), "u1");
+    let s2 = search(20);
+    let mut s3 = with_ext(&search(30), "u2");
+    s3["from"] = json!(10);
+    let s4 = with_ext(&search(5), "u1");
+    let searches = [
+        (json!({}), s1.clone()),
+        (json!({"index": INDEX}), s2.clone()),
+        (json!({}), s3.clone()),
+        (json!({"index": "missing-index"}), s4),
+    ];
+    let unext: Vec<(Value, Value)> = searches
+        .iter()
+        .map(|(h, b)| (h.clone(), plain(b)))
+        .collect();
+    let (status, got) = proxied_msearch(fx, "POST", &msearch, &ndjson(&searches));
+    assert_eq!(status, 200, "{got}");
+    let os = direct_msearch(node, &msearch, &ndjson(&unext));
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["responses", "took"]);
+    let (answers, os_answers) = (
+        got["responses"].as_array().unwrap(),
+        os["responses"].as_array().unwrap(),
+    );
+    assert_eq!((answers.len(), os_answers.len()), (4, 4));
+    for (k, body, user, from) in [(0, &s1, "u1", 0), (2, &s3, "u2", 10)] {
+        let single = proxied(fx, &path, body);
+        assert_eq!(ids_scores(&answers[k]), ids_scores(&single), "search {k}");
+        let want = expected_from(model, user, &[], &os_answers[k], WEIGHT, from);
+        assert_blended(&answers[k], &os_answers[k], &want);
+        assert_ne!(
+            ids(&answers[k]),
+            ids(&os_answers[k]),
+            "search {k} not re-ranked"
+        );
+    }
+    assert_eq!(answers[1]["status"], 200);
+    assert_eq!(without_took(&answers[1]), without_took(&os_answers[1]));
+    assert_eq!(answers[3]["status"], 404);
+    assert_eq!(answers[3], os_answers[3]);
+
+    // GET /_msearch, the index in the header: the same blend.
+    let (status, got) = proxied_msearch(
+        fx,
+        "GET",
+        "/_msearch",
+        &ndjson(&[(json!({"index": INDEX}), s1.clone())]),
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(ids_scores(&got["responses"][0]), ids_scores(&answers[0]));
+
+    // Without the extension: OpenSearch's answer byte for byte.
+    let query = format!("{msearch}?filter_path=-took,-responses.took");
+    let body = ndjson(&unext);
+    let (_, _, bytes) = node_raw(node, &query, &[NDJSON], body.as_bytes());
+    let r = fx
+        .client
+        .request("POST", &query, &[NDJSON], body.as_bytes())
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), String::from_utf8(bytes).unwrap());
+
+    // A bad search is refused before anything is sent, named by its position.
+    let bad = ndjson(&[(json!({}), s1), (json!({}), with_ext(&search(5), ""))]);
+    let r = fx
+        .client
+        .request("POST", &msearch, &[NDJSON], bad.as_bytes())
+        .unwrap();
+    assert_error(
+        &r,
+        400,
+        "InvalidInputException",
+        "search 2: ext.personalize_request_parameters: [user_id] required",
+    );
+}
+
+fn source_checks(node: &Node, fx: &Fixture, model: &Model) {
+    let path = format!("/{INDEX}/_search");
+    let full = search(100);
+    let os_full = direct(node, &path, &full);
+    let want = expected(model, "u1", &[], &os_full, WEIGHT);
+    let restricted = [
+        json!(false),
+        json!(["genre"]),
+        json!("gen*"),
+        json!({"excludes": ["item_id"]}),
+        json!({"includes": ["genre", "doc"], "excludes": ["doc"]}),
+        // Already fetched: nothing to add or remove.
+        json!(["item_id", "genre"]),
+    ];
+    let mut with_source = Vec::new();
+    for source in restricted {
+        let mut body = full.clone();
+        body["_source"] = source.clone();
+        let os = direct(node, &path, &body);
+        let got = proxied(fx, &path, &with_ext(&body, "u1"));
+        // Each hit compared whole (but its score) with the node's for the same _source.
+        assert_blended(&got, &os, &want);
+        if source == json!(false) {
+            assert!(hits(&got).iter().all(|h| h.get("_source").is_none()));
+        }
+        if source == json!(["genre"]) {
+            assert!(hits(&got).iter().all(|h| h["_source"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .eq(["genre"])));
+        }
+        with_source.push((json!({}), with_ext(&body, "u1")));
+    }
+    for query in [
+        "_source=false",
+        "_source_includes=genre",
+        "_source=genre,doc",
+        "_source_excludes=item_id,boost",
+        "_source=false&_source_includes=item_id",
+    ] {
+        let p = format!("{path}?{query}");
+        let os = direct(node, &p, &full);
+        let got = proxied(fx, &p, &with_ext(&full, "u1"));
+        assert_blended(&got, &os, &want);
+    }
+    // The same searches in one _msearch.
+    let msearch = format!("/{INDEX}/_msearch");
+    let (status, got) = proxied_msearch(fx, "POST", &msearch, &ndjson(&with_source));
+    assert_eq!(status, 200, "{got}");
+    let unext: Vec<(Value, Value)> = with_source
+        .iter()
+        .map(|(h, b)| (h.clone(), plain(b)))
+        .collect();
+    let os = direct_msearch(node, &msearch, &ndjson(&unext));
+    for (k, answer) in got["responses"].as_array().unwrap().iter().enumerate() {
+        assert_blended(answer, &os["responses"][k], &want);
+    }
+    // Stored fields disabled: nothing to widen (OpenSearch would refuse any _source filter);
+    // the search succeeds, its hits without _id or _source.
+    let mut body = full.clone();
+    body["_source"] = json!(false);
+    body["stored_fields"] = json!("_none_");
+    let os = direct(node, &path, &body);
+    let got = proxied(fx, &path, &with_ext(&body, "u1"));
+    assert_eq!(rest(&got), rest(&os));
+    assert_eq!(hits(&got).len(), hits(&os).len());
+    assert!(hits(&got)
+        .iter()
+        .all(|h| h.get("_source").is_none() && h.get("_id").is_none()));
+    // An exclude pattern that hides the item id among other fields: refused.
+    let mut body = with_ext(&full, "u1");
+    body["_source"] = json!({"excludes": ["item*"]});
+    let r = proxy_raw(fx, "POST", &path, &[], &body);
+    assert_error(
+        &r,
+        400,
+        "InvalidInputException",
+        "\"item*\" also covers the item id field",
+    );
+}
+
 #[test]
 fn the_search_proxy_in_front_of_a_real_node() {
     let node = Node::start(NodeOptions {
@@ -421,6 +633,12 @@ fn the_search_proxy_in_front_of_a_real_node() {
     let r = proxy_raw(&fx, "POST", "/_search?filter_path=-took", &[], &body);
     let (_, _, bytes) = node_raw(&node, "/_search?filter_path=-took", &[], &raw);
     assert_eq!(r.body, bytes);
+
+    step("_msearch: searches with the extension re-ranked as their _search, the rest as it was");
+    msearch_checks(&node, &fx, &model);
+
+    step("a restricted _source: re-ranked all the same, hits with the _source asked for");
+    source_checks(&node, &fx, &model);
 
     step("OpenSearch's errors pass through");
     let bad = with_ext(&json!({"query": {"no_such_query": {}}}), "u1");

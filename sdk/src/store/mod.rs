@@ -474,7 +474,7 @@ impl Dataset {
     }
 
     /// The import jobs of this dataset, oldest first. A job left in progress by a process that
-    /// died is recorded as CREATE FAILED on the way ([`running`]).
+    /// died is recorded as CREATE FAILED on the way (`store::running`).
     pub fn import_jobs(&self) -> Result<Vec<ImportJobInfo>> {
         let mut jobs = Vec::new();
         for name in list_dir_names(&self.jobs_dir())? {
@@ -487,7 +487,7 @@ impl Dataset {
     }
 
     /// One import job by name or ARN. A job left in progress by a process that died is
-    /// recorded as CREATE FAILED on the way ([`running`]).
+    /// recorded as CREATE FAILED on the way (`store::running`).
     pub fn import_job(&self, name_or_arn: &str) -> Result<ImportJobInfo> {
         let name = arn::name_of("dataset-import-job", name_or_arn)
             .ok_or_else(|| not_found("dataset import job", name_or_arn))?;

@@ -7,8 +7,9 @@
 //!    else the path decides: `POST /personalize-ranking`, `POST /recommendations`,
 //!    `POST /events`, `POST /items`, `POST /users`, `POST /opensearch/rerank`,
 //!    `POST /opensearch/scores`, `GET /health`, `GET /metrics`, and with `opensearch_url` set
-//!    the search proxy's `GET`/`POST /{index}/_search` and `/_search` ([`crate::proxy`]). Other
-//!    paths are 404 and other methods 405, both with an AWS-shaped body.
+//!    the search proxy's `GET`/`POST /{index}/_search`, `/_search`, `/{index}/_msearch` and
+//!    `/_msearch` ([`crate::proxy`]). Other paths are 404 and other methods 405, both with an
+//!    AWS-shaped body.
 //! 4. The body is read up to `max_body_bytes` (413 beyond it) and the whole request must finish
 //!    within `request_timeout` (408 otherwise).
 //! 5. Errors become `{"__type","message"}` plus `x-amzn-ErrorType`; 4xx are not logged, 5xx are
