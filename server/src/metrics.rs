@@ -36,7 +36,8 @@ pub enum Route {
     Metrics,
     /// `POST /opensearch/rerank` and `/opensearch/scores`.
     OpenSearch,
-    /// The search proxy: `GET`/`POST /{index}/_search` and `_msearch` forwarded to OpenSearch.
+    /// The search proxy: `GET`/`POST /{index}/_search`, `_msearch` and scroll continuations
+    /// forwarded to OpenSearch.
     Proxy,
     /// Anything else (404, 405, rejected before routing).
     Other,

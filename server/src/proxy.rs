@@ -18,6 +18,8 @@
 //! - `ext.personalize_request_parameters` (`{"user_id": ..., "context": {...}}`, the Amazon
 //!   plugin's extension) is removed from the body before forwarding (`ext` too when nothing else
 //!   is left in it); the rest of the body is forwarded byte for byte.
+//! - Scroll continuations, `GET`/`POST /_search/scroll[/{scroll_id}]` and `DELETE` (clearing a
+//!   scroll), are forwarded as they are and never re-ranked, like a search with `scroll`.
 //! - `_msearch` bodies are NDJSON, a header line (which may name the `index`) and a body line
 //!   per search, split as OpenSearch splits them (`msearch_bodies`). Each body line is treated
 //!   as a `_search` body (its `from` is the body member only: a multi-search has no per-search
@@ -172,6 +174,9 @@ enum Api {
     Search,
     /// `_msearch`: several searches, NDJSON (a header line and a body line each).
     MultiSearch,
+    /// `_search/scroll` (the next page of a scroll, or clearing it): forwarded as it is, never
+    /// re-ranked; the "index" slot holds a scroll id given in the path.
+    Scroll,
 }
 
 impl Api {
@@ -180,21 +185,36 @@ impl Api {
         match self {
             Api::Search => "_search",
             Api::MultiSearch => "_msearch",
+            Api::Scroll => "_search/scroll",
         }
     }
 }
 
-/// Whether a path is proxied: `/_search`, `/{index}/_search`, `/_msearch` or
-/// `/{index}/_msearch`.
+/// Whether a path is proxied: `/_search`, `/{index}/_search`, `/_msearch`,
+/// `/{index}/_msearch`, `/_search/scroll` or `/_search/scroll/{scroll_id}`.
 pub fn is_search_path(path: &str) -> bool {
     search_target(path).is_some()
 }
 
+/// Whether a path is a scroll continuation (which also takes `DELETE`, to clear the scroll).
+pub fn is_scroll_path(path: &str) -> bool {
+    matches!(search_target(path), Some((Api::Scroll, _)))
+}
+
 /// The API and index part of a proxied path: `(api, None)` for `/_search` or `/_msearch`,
-/// `(api, Some(index))` for `/{index}/_search` or `/{index}/_msearch`, `None` for any other
-/// path.
+/// `(api, Some(index))` for `/{index}/_search` or `/{index}/_msearch`, `(Scroll, id)` for
+/// `/_search/scroll[/{id}]`, `None` for any other path.
 fn search_target(path: &str) -> Option<(Api, Option<&str>)> {
     let path = path.strip_prefix('/')?;
+    if let Some(rest) = path.strip_prefix("_search/scroll") {
+        return match rest {
+            "" => Some((Api::Scroll, None)),
+            _ => {
+                let id = rest.strip_prefix('/')?;
+                (!id.is_empty() && !id.contains('/')).then_some((Api::Scroll, Some(id)))
+            }
+        };
+    }
     [Api::Search, Api::MultiSearch].into_iter().find_map(|api| {
         let rest = path.strip_suffix(api.endpoint())?;
         if rest.is_empty() {
@@ -268,9 +288,10 @@ fn split_query(query: &str) -> (Overrides, String, bool) {
 /// `remote:index` (cross-cluster search) from reading as a URL scheme.
 fn forwarded_path(api: Api, index: Option<&str>, query: &str) -> String {
     let endpoint = api.endpoint();
-    let mut path = match index {
-        Some(index) => format!("./{index}/{endpoint}"),
-        None => format!("./{endpoint}"),
+    let mut path = match (api, index) {
+        (Api::Scroll, Some(id)) => format!("./{endpoint}/{id}"),
+        (_, Some(index)) => format!("./{index}/{endpoint}"),
+        (_, None) => format!("./{endpoint}"),
     };
     if !query.is_empty() {
         path.push('?');
@@ -279,13 +300,16 @@ fn forwarded_path(api: Api, index: Option<&str>, query: &str) -> String {
     path
 }
 
-/// Checks an index segment: none that would leave the search path once resolved.
-fn check_index(index: &str) -> Result<(), ApiError> {
+/// Checks an index (or scroll id) path segment: none that would leave the search path once
+/// resolved.
+fn check_index(index: &str, api: Api) -> Result<(), ApiError> {
     let decoded = decode(index);
     if decoded == "." || decoded == ".." || index.contains('\\') || decoded.contains('/') {
-        return Err(ApiError::invalid(format!(
-            "index: {decoded:?} is not an index name, list or pattern"
-        )));
+        return Err(ApiError::invalid(if api == Api::Scroll {
+            format!("scroll id: {decoded:?} is not a scroll id")
+        } else {
+            format!("index: {decoded:?} is not an index name, list or pattern")
+        }));
     }
     Ok(())
 }
@@ -1100,7 +1124,7 @@ pub async fn search(
     }
     let (api, index) = search_target(parts.uri.path()).ok_or_else(not_found)?;
     if let Some(index) = index {
-        check_index(index)?;
+        check_index(index, api)?;
     }
     let (own, mut query, scroll) = split_query(parts.uri.query().unwrap_or(""));
     let settings = settings(proxy, &own)?;
@@ -1113,13 +1137,18 @@ pub async fn search(
             }
         }
         Api::MultiSearch => prepare_msearch(state, &settings, scroll, &body)?,
+        // A scroll's later pages keep the order OpenSearch gives (spec/opensearch.md 5).
+        Api::Scroll => Prepared {
+            body: None,
+            reranks: Vec::new(),
+        },
     };
     let reranks = prepared.reranks;
     let forwarded = prepared.body.map_or(body, Bytes::from);
-    let method = if parts.method == Method::GET {
-        opensearch::http::Method::Get
-    } else {
-        opensearch::http::Method::Post
+    let method = match parts.method {
+        Method::GET => opensearch::http::Method::Get,
+        Method::DELETE => opensearch::http::Method::Delete,
+        _ => opensearch::http::Method::Post,
     };
     let timeout = state.config().request_timeout;
     let sent = proxy
@@ -1179,7 +1208,7 @@ pub async fn search(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
     let rerank = |bytes: &Bytes| match api {
-        Api::Search => reranks.first()?.as_ref()?.apply(bytes),
+        Api::Search | Api::Scroll => reranks.first()?.as_ref()?.apply(bytes),
         Api::MultiSearch => rerank_msearch(bytes, reranks.len(), |k, item| {
             reranks.get(k)?.as_ref()?.apply(item)
         }),
@@ -1228,6 +1257,12 @@ mod tests {
             Some((Search, Some("remote:catalog")))
         );
         assert_eq!(search_target("/_msearch"), Some((MultiSearch, None)));
+        assert_eq!(search_target("/_search/scroll"), Some((Api::Scroll, None)));
+        assert_eq!(
+            search_target("/_search/scroll/DXF1ZXJ5QW5kRmV0Y2g="),
+            Some((Api::Scroll, Some("DXF1ZXJ5QW5kRmV0Y2g=")))
+        );
+        assert!(is_scroll_path("/_search/scroll") && !is_scroll_path("/_search"));
         assert_eq!(
             search_target("/c-*/_msearch"),
             Some((MultiSearch, Some("c-*")))
@@ -1239,7 +1274,9 @@ mod tests {
             "/catalog/x_search",
             "/a/b/_search",
             "//_search",
-            "/_search/scroll",
+            "/_search/scroll/a/b",
+            "/_search/scrollx",
+            "/catalog/_search/scroll",
             "/catalog/_search/template",
             "/opensearch/rerank",
             "/catalog/x_msearch",
@@ -1251,9 +1288,9 @@ mod tests {
         }
         assert!(is_search_path("/c/_search") && !is_search_path("/c/_count"));
         assert!(is_search_path("/c/_msearch") && is_search_path("/_msearch"));
-        assert!(check_index("catalog-*").is_ok());
+        assert!(check_index("catalog-*", Api::Search).is_ok());
         for bad in ["..", ".", "%2e%2E", "a%2Fb", "a\\b"] {
-            assert!(check_index(bad).is_err(), "{bad}");
+            assert!(check_index(bad, Api::Search).is_err(), "{bad}");
         }
     }
 

@@ -640,6 +640,35 @@ fn the_search_proxy_in_front_of_a_real_node() {
     step("a restricted _source: re-ranked all the same, hits with the _source asked for");
     source_checks(&node, &fx, &model);
 
+    step("a scroll: every page in OpenSearch's order, continued and cleared through the proxy");
+    let scroll_search = format!("{path}?scroll=1m");
+    let mut via_proxy = proxied(&fx, &scroll_search, &with_ext(&search(40), "u1"));
+    let mut via_node = direct(&node, &scroll_search, &search(40));
+    for page in 0..3 {
+        assert_eq!(ids(&via_proxy), ids(&via_node), "scroll page {page}");
+        assert_eq!(hits(&via_proxy).len(), 40, "scroll page {page}");
+        let next = |id: &Value| json!({"scroll": "1m", "scroll_id": id});
+        via_node = direct(&node, "/_search/scroll", &next(&via_node["_scroll_id"]));
+        via_proxy = if page % 2 == 0 {
+            proxied(&fx, "/_search/scroll", &next(&via_proxy["_scroll_id"]))
+        } else {
+            // The id in the path, as GET: the other form OpenSearch takes.
+            let id = via_proxy["_scroll_id"].as_str().unwrap();
+            let r = fx
+                .client
+                .request("GET", &format!("/_search/scroll/{id}?scroll=1m"), &[], b"")
+                .unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json().unwrap()
+        };
+    }
+    let clear = json!({"scroll_id": [via_proxy["_scroll_id"], via_node["_scroll_id"]]});
+    let r = proxy_raw(&fx, "DELETE", "/_search/scroll", &[], &clear);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json().unwrap()["succeeded"], true, "{}", r.text());
+    let r = proxy_raw(&fx, "PUT", "/_search/scroll", &[], &clear);
+    assert_eq!(r.status, 405, "{}", r.text());
+
     step("OpenSearch's errors pass through");
     let bad = with_ext(&json!({"query": {"no_such_query": {}}}), "u1");
     let r = proxy_raw(&fx, "POST", &path, &[], &bad);

@@ -147,11 +147,20 @@ fn target<B>(req: &Request<B>, proxy: bool) -> Result<Target, ApiError> {
             ))
         }
         path if proxy && proxy::is_search_path(path) => {
-            if method != Method::GET && method != Method::POST {
+            let scroll = proxy::is_scroll_path(path);
+            if method != Method::GET
+                && method != Method::POST
+                && !(scroll && method == Method::DELETE)
+            {
+                let takes = if scroll {
+                    "GET, POST or DELETE"
+                } else {
+                    "GET or POST"
+                };
                 return Err(error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "UnknownOperationException",
-                    format!("{path} takes GET or POST, not {method}"),
+                    format!("{path} takes {takes}, not {method}"),
                 ));
             }
             return Ok(Target::Proxy);
