@@ -878,6 +878,169 @@ fn bad_hyperparameters_are_invalid_input_naming_the_key() {
     );
 }
 
+/// Solution configs copied from Personalize (its hyperparameter tables with their defaults)
+/// are accepted; the percentile pairs are checked against each other.
+#[test]
+fn personalize_solution_configs_are_accepted() {
+    let (_dir, store) = empty_store();
+    let ranking = [
+        ("hidden_dimension", "149"),
+        ("bptt", "32"),
+        ("recency_mask", "true"),
+        ("min_user_history_length_percentile", "0.0"),
+        ("max_user_history_length_percentile", "0.99"),
+    ];
+    let sims = [
+        ("popularity_discount_factor", "0.5"),
+        ("min_cointeraction_count", "3"),
+        ("min_user_history_length_percentile", "0.005"),
+        ("max_user_history_length_percentile", "0.995"),
+        ("min_item_interaction_count_percentile", "0.01"),
+        ("max_item_interaction_count_percentile", "0.9"),
+    ];
+    solution(&store, "pr", Recipe::PersonalizedRanking, &ranking);
+    solution(&store, "sims", Recipe::SimilarItems, &sims);
+    let err = store
+        .create_solution(
+            "bad",
+            GROUP,
+            Recipe::SimilarItems,
+            None,
+            config(&[
+                ("min_user_history_length_percentile", "0.9"),
+                ("max_user_history_length_percentile", "0.1"),
+            ]),
+        )
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, Error::InvalidInput(_))
+            && msg.contains("min_user_history_length_percentile")
+            && msg.contains("max_user_history_length_percentile"),
+        "{msg}"
+    );
+}
+
+/// `max_user_history_length_percentile` below 1 leaves the heaviest users out of fitting: the
+/// item side no longer counts them, yet they stay known users ranked from their own history.
+#[test]
+fn users_above_the_history_percentile_are_ranked_but_not_fitted() {
+    let g = Generated::small();
+    let store = &g.store;
+    // The expected left-out users: more events than the nearest-rank 0.98 quantile.
+    let data = train::data::load(store, GROUP, &train::data::DataConfig::default()).unwrap();
+    let mut lengths = vec![0usize; data.users.len()];
+    for e in &data.events {
+        lengths[e.user as usize] += 1;
+    }
+    let mut sorted = lengths.clone();
+    sorted.sort_unstable();
+    let q98 = sorted[(0.98 * sorted.len() as f64).ceil() as usize - 1];
+    let heavy: Vec<&str> = data
+        .users
+        .iter()
+        .zip(&lengths)
+        .filter(|(_, &n)| n > q98)
+        .map(|(u, _)| u.as_str())
+        .collect();
+    assert!(
+        (1..=6).contains(&heavy.len()),
+        "{} users above {q98} events",
+        heavy.len()
+    );
+    let band = [("max_user_history_length_percentile", "0.98")];
+    for algorithm in ["ials", "ease"] {
+        let base: Vec<(&str, &str)> = if algorithm == "ials" {
+            FAST_IALS.to_vec()
+        } else {
+            vec![("algorithm", "ease")]
+        };
+        let banded: Vec<(&str, &str)> = base.iter().chain(&band).copied().collect();
+        let (plain_name, band_name) = (format!("{algorithm}-plain"), format!("{algorithm}-band"));
+        solution(store, &plain_name, Recipe::PersonalizedRanking, &base);
+        solution(store, &band_name, Recipe::PersonalizedRanking, &banded);
+        let (_, plain) = trained_model(store, &plain_name);
+        // With evaluation: the band composes with the held-out split.
+        let version = train(store, &band_name, true).unwrap();
+        assert_metric_keys(
+            &store
+                .solution_metrics(&version.solution_version_arn)
+                .unwrap(),
+        );
+        let model = store.load_model(&version.solution_version_arn).unwrap();
+        assert_eq!(
+            model.header.hyperparameters["max_user_history_length_percentile"],
+            "0.98"
+        );
+        assert_eq!(model.header.hyperparameters["bptt"], "32");
+
+        // Each item counts one user fewer per left-out user who took it.
+        let mut expected = plain.popularity.clone();
+        let mut pairs = 0;
+        for user in &heavy {
+            let history = history_ids(&plain, user);
+            assert_eq!(history_ids(&model, user), history, "{algorithm}: {user}");
+            for id in &history {
+                expected[plain.items.index(id).unwrap() as usize] -= 1;
+            }
+            pairs += history.len() as u64;
+        }
+        assert_eq!(model.popularity, expected, "{algorithm}");
+        assert_eq!(model.header.interactions, plain.header.interactions - pairs);
+
+        for user in &heavy {
+            let u = model
+                .users
+                .index(user)
+                .expect("a left-out user stays known");
+            let history: Vec<(u32, f32)> = model.trained_history(u).collect();
+            let seen: BTreeSet<u32> = history.iter().map(|h| h.0).collect();
+            // Unseen items by how often the fitted users took them together with the user's
+            // items: the ten most co-consumed and the ten least.
+            let mut together = vec![0usize; model.items.len()];
+            for v in 0..model.users.len() as u32 {
+                if heavy.contains(&model.users.get(v)) {
+                    continue;
+                }
+                let items: Vec<u32> = model.trained_history(v).map(|h| h.0).collect();
+                let shared = items.iter().filter(|i| seen.contains(i)).count();
+                for i in items {
+                    together[i as usize] += shared;
+                }
+            }
+            let mut unseen: Vec<u32> = (0..model.items.len() as u32)
+                .filter(|i| !seen.contains(i))
+                .collect();
+            unseen.sort_by_key(|&i| (std::cmp::Reverse(together[i as usize]), i));
+            let (related, unrelated) = (&unseen[..10], &unseen[unseen.len() - 10..]);
+            let input: Vec<String> = related
+                .iter()
+                .chain(unrelated)
+                .map(|&i| model.item_id(i).to_owned())
+                .collect();
+            let ranked = model.rank(user, &[], &input);
+            let top: Vec<&str> = ranked[..10]
+                .iter()
+                .map(|r| input[r.input_index].as_str())
+                .collect();
+            let hits = ranked[..10].iter().filter(|r| r.input_index < 10).count();
+            println!("{algorithm}, {user}: {hits} of the top 10 are co-consumed items");
+            assert!(hits >= 8, "{algorithm}, {user}: top 10 {top:?}");
+            // Ranked from their own history against the fitted item side: exactly as a
+            // session carrying that history.
+            let recent: Vec<(&str, f32)> = history
+                .iter()
+                .map(|&(i, w)| (model.item_id(i), w))
+                .collect();
+            assert_eq!(
+                ranked,
+                model.rank("a-session", &recent, &input),
+                "{algorithm}, {user}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The CLI
 

@@ -14,8 +14,11 @@ pub mod eval;
 pub mod hp;
 pub mod ials;
 pub mod matrix;
+pub mod percentile;
 pub mod popularity;
 pub mod sims;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +34,7 @@ use crate::store::{next_seq, Store};
 
 use data::{DataConfig, TrainingData};
 use hp::Hyperparameters;
+use percentile::PercentileBand;
 
 /// The seed of the evaluation split, fixed so versions trained on the same data compare.
 pub const EVALUATION_SEED: u64 = 42;
@@ -75,6 +79,11 @@ pub(crate) struct Settings {
     recipe: Recipe,
     plan: Plan,
     type_weights: BTreeMap<String, f32>,
+    /// Users whose history length is outside this band are left out of fitting.
+    user_band: PercentileBand,
+    /// Items whose interaction count is outside this band are left out of the neighbour lists
+    /// (Similar-Items).
+    item_band: PercentileBand,
     hyperparameters: BTreeMap<String, String>,
     threads: usize,
 }
@@ -103,6 +112,7 @@ fn recipe_settings(
 ) -> Result<Settings> {
     let mut hp = Hyperparameters::new(map);
     let type_weights = hp.weights("event_weights")?;
+    let (mut user_band, mut item_band) = (PercentileBand::ALL, PercentileBand::ALL);
     let plan = match recipe {
         Recipe::PersonalizedRanking => {
             let d = ials::IalsParams::default();
@@ -125,7 +135,8 @@ fn recipe_settings(
                     as usize,
                 threads,
             };
-            let recency = hp.boolean("recency_mask", &[], true)?;
+            // `apply_recency_bias` is Personalized-Ranking-v2's name for the same switch.
+            let recency = hp.boolean("recency_mask", &["apply_recency_bias"], true)?;
             // Each algorithm has its own half-life, from MovieLens validation splits
             // (benches/quality): 1000 days for iALS (best of 0, 365, 1000, 3000; +0.004 NDCG@10
             // over none); 5000 for EASE (of 0 to 10000 with λ 30-300: within noise of the best
@@ -135,6 +146,16 @@ fn recipe_settings(
             let ease_half_life_days =
                 hp.float("ease_recency_half_life_days", &[], 5000.0, 0.0, 1e6)?;
             let off = |h: f32| if recency { h } else { 0.0 };
+            // A no-op kept for configs copied from Personalize (recorded like any key): `bptt`
+            // is the sequence window of its recurrent model, and iALS and EASE have none.
+            hp.int("bptt", &[], 32, 2, 32)?;
+            // Personalize's default max is 0.99; Attune keeps every user by default, because
+            // dropping the heaviest 1% of users would change every existing model.
+            user_band = PercentileBand::read(
+                &mut hp,
+                "min_user_history_length_percentile",
+                "max_user_history_length_percentile",
+            )?;
             Plan::Ranking {
                 algorithm,
                 ials,
@@ -145,6 +166,23 @@ fn recipe_settings(
         }
         Recipe::SimilarItems => {
             let d = sims::SimsParams::default();
+            // Personalize's SIMS defaults (0.005, 0.995, 0.01, 0.9) would drop users and, worse,
+            // the most popular 10% of items from every neighbour list; Attune keeps everything
+            // by default so existing models do not change.
+            user_band = PercentileBand::read(
+                &mut hp,
+                "min_user_history_length_percentile",
+                "max_user_history_length_percentile",
+            )?;
+            item_band = PercentileBand::read(
+                &mut hp,
+                "min_item_interaction_count_percentile",
+                "max_item_interaction_count_percentile",
+            )?;
+            // No-ops kept for configs copied from Personalize's Similar-Items (recorded like any
+            // key): the widths of its neural item embeddings; Attune's neighbours have none.
+            hp.int("item_id_hidden_dim", &[], 100, 30, 200)?;
+            hp.int("item_metadata_hidden_dim", &[], 100, 30, 200)?;
             Plan::Similar(sims::SimsParams {
                 popularity_discount_factor: hp.float(
                     "popularity_discount_factor",
@@ -173,6 +211,8 @@ fn recipe_settings(
         recipe,
         plan,
         type_weights,
+        user_band,
+        item_band,
         hyperparameters,
         threads,
     })
@@ -370,6 +410,13 @@ pub(crate) fn recommend_for_history(model: &Model, input: &[u32], n: usize) -> V
 }
 
 /// Trains a model on the users `keep` selects (all when `None`).
+///
+/// The featurization bands ([`percentile`]) narrow that further: users outside the history
+/// band are left out of fitting (popularity counts, iALS item factors, EASE weights,
+/// co-occurrence), yet stay known users with their trained history, so their requests are
+/// still personalized from it (for iALS their vectors are solved from their history against
+/// the fitted item factors); Similar-Items leaves items outside the interaction-count band out
+/// of every neighbour list and gives them neighbours from metadata only.
 pub(crate) fn fit(
     data: &TrainingData,
     keep: Option<&[bool]>,
@@ -404,12 +451,20 @@ pub(crate) fn fit(
         }
         _ => (false, 0.0),
     };
+    let bands = percentile::apply(data, keep, settings.user_band, settings.item_band);
+    // The trained histories (every user `keep` selects) and what the model is fitted on.
     let matrix = data.matrix(&type_weights, half_life, keep);
+    let fitted = bands
+        .fit_users
+        .as_deref()
+        .map(|users| data.matrix(&type_weights, half_life, Some(users)));
+    let fit_matrix = fitted.as_ref().unwrap_or(&matrix);
+    let fit_users = bands.fit_users.as_deref().or(keep);
     let n_items = match settings.plan {
         Plan::Similar(_) => data.items.len(),
         _ => data.interacted_items,
     };
-    let pop = popularity::train(&matrix);
+    let pop = popularity::train(fit_matrix);
     let mut counts = pop.counts.clone();
     counts.resize(n_items, 0);
     let mut order = pop.order.clone();
@@ -423,10 +478,17 @@ pub(crate) fn fit(
                 .histories()
                 .into_iter()
                 .enumerate()
-                .filter(|(u, _)| keep.is_none_or(|k| k[*u]))
+                .filter(|(u, _)| fit_users.is_none_or(|k| k[*u]))
                 .map(|(_, h)| h.into_iter().map(|p| p.1).collect())
                 .collect();
-            let n = sims::train(&matrix, &histories, metadata.as_ref(), n_items, params);
+            let n = sims::train_excluding(
+                fit_matrix,
+                &histories,
+                metadata.as_ref(),
+                n_items,
+                params,
+                bands.excluded_items.as_deref().unwrap_or(&[]),
+            );
             Body::Neighbours {
                 indptr: n.indptr.iter().map(|&p| p as u64).collect(),
                 items: n.items,
@@ -438,17 +500,21 @@ pub(crate) fn fit(
         } => {
             if use_ease {
                 progress.message("training EASE");
-                let e = ease::train(&matrix, ep).map_err(Error::InvalidInput)?;
+                // Scoring reads the trained histories, the left-out users' included.
+                let e = ease::train(fit_matrix, ep).map_err(Error::InvalidInput)?;
                 Body::Ease { b: e.b }
             } else {
                 progress.start("train iALS", ip.iterations as u64);
-                let f = ials::train(&matrix, ip, &mut |_, _| {
+                let f = ials::train(fit_matrix, ip, &mut |_, _| {
                     progress.advance(1);
                     !cancel.load(Ordering::Relaxed)
                 });
                 progress.finish();
-                let f = f?;
+                let mut f = f?;
                 let gram = foldin::gram(&f.items, f.factors);
+                if let Some(fit) = &bands.fit_users {
+                    solve_left_out_users(&mut f, &gram, &matrix, keep, fit, ip);
+                }
                 Body::Factors {
                     d: f.factors,
                     users: f.users,
@@ -490,7 +556,7 @@ pub(crate) fn fit(
                 .zip(type_weights.iter().copied())
                 .collect(),
             default_event_weight: 1.0,
-            interactions: matrix.nnz() as u64,
+            interactions: fit_matrix.nnz() as u64,
             trained_at: fsutil::now_secs(),
         },
         items: IdTable::new(&data.items[..n_items]),
@@ -502,6 +568,39 @@ pub(crate) fn fit(
         hist_weights: matrix.data.clone(),
         body,
     })
+}
+
+/// Gives the users `keep` selects but the history band left out (`fit` false) their exact
+/// vectors against the fitted item factors, from their trained histories (rows of `matrix`),
+/// as a request's fold-in would: iALS trained them as empty rows (zero vectors).
+fn solve_left_out_users(
+    f: &mut ials::Factors,
+    gram: &[f32],
+    matrix: &matrix::Csr,
+    keep: Option<&[bool]>,
+    fit: &[bool],
+    params: &ials::IalsParams,
+) {
+    let d = f.factors;
+    for u in 0..matrix.nrows() {
+        if fit[u] || !keep.is_none_or(|k| k[u]) {
+            continue;
+        }
+        let (cols, vals) = matrix.row(u);
+        if cols.is_empty() {
+            continue;
+        }
+        let history: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+        let x = ials::fold_in(
+            &f.items,
+            gram,
+            d,
+            params.regularization,
+            params.alpha,
+            &history,
+        );
+        f.users[u * d..(u + 1) * d].copy_from_slice(&x);
+    }
 }
 
 /// `auto`: EASE when the catalog is small enough for it (at most `ease_max_items` items),

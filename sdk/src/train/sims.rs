@@ -131,13 +131,30 @@ pub fn train(
     n_items: usize,
     params: &SimsParams,
 ) -> Neighbours {
+    train_excluding(user_items, histories, metadata, n_items, params, &[])
+}
+
+/// [`train`] with some items left out (`excluded[i]` true; a shorter slice leaves the rest in):
+/// such an item is in no user's history, so it counts in no co-occurrence and has `c_i = 0`, and
+/// it is nobody's neighbour, collaborative or by metadata. Its own list comes from its metadata
+/// alone, as for an item without interactions (empty without metadata).
+pub fn train_excluding(
+    user_items: &Csr,
+    histories: &[Vec<u32>],
+    metadata: Option<&ItemMetadata>,
+    n_items: usize,
+    params: &SimsParams,
+    excluded: &[bool],
+) -> Neighbours {
     let n = n_items.max(user_items.ncols);
     let threads = thread_count(params.threads);
-    let (users, postings) = capped_histories(user_items, histories, n, params.max_history);
+    let excluded = |i: usize| excluded.get(i).copied().unwrap_or(false);
+    let (users, postings) =
+        capped_histories(user_items, histories, n, params.max_history, &excluded);
     let counts: Vec<u32> = (0..n).map(|i| postings.len_of(i) as u32).collect();
     let meta = metadata
         .filter(|_| params.metadata_weight > 0.0)
-        .map(|m| MetaIndex::build(m, n, &counts));
+        .map(|m| MetaIndex::build(m, n, &counts, &excluded));
 
     let beta = params.popularity_discount_factor;
     let inv_discount = counts
@@ -367,7 +384,14 @@ impl Lists {
 }
 
 /// Each user's distinct most recent items (at most `cap`), and per item the users holding it.
-fn capped_histories(x: &Csr, histories: &[Vec<u32>], n: usize, cap: usize) -> (Lists, Lists) {
+/// Items `excluded` leaves out are skipped (they take no place under the cap).
+fn capped_histories(
+    x: &Csr,
+    histories: &[Vec<u32>],
+    n: usize,
+    cap: usize,
+    excluded: &dyn Fn(usize) -> bool,
+) -> (Lists, Lists) {
     let mut seen = vec![u32::MAX; n];
     let mut indptr = vec![0usize];
     let mut values = Vec::new();
@@ -377,7 +401,7 @@ fn capped_histories(x: &Csr, histories: &[Vec<u32>], n: usize, cap: usize) -> (L
             if values.len() - start >= cap {
                 break;
             }
-            if (i as usize) < n && seen[i as usize] != u as u32 {
+            if (i as usize) < n && seen[i as usize] != u as u32 && !excluded(i as usize) {
                 seen[i as usize] = u as u32;
                 values.push(i);
             }
@@ -427,7 +451,14 @@ struct MetaIndex {
 }
 
 impl MetaIndex {
-    fn build(m: &ItemMetadata, n: usize, counts: &[u32]) -> MetaIndex {
+    /// Items `excluded` leaves out keep their vector (to find their own neighbours) but are in
+    /// no posting list (nobody finds them).
+    fn build(
+        m: &ItemMetadata,
+        n: usize,
+        counts: &[u32],
+        excluded: &dyn Fn(usize) -> bool,
+    ) -> MetaIndex {
         let cat_vocab = m
             .categorical
             .iter()
@@ -497,7 +528,7 @@ impl MetaIndex {
             })
             .collect();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); vocab];
-        for (i, v) in vectors.iter().enumerate() {
+        for (i, v) in vectors.iter().enumerate().filter(|(i, _)| !excluded(*i)) {
             for &(t, w) in v {
                 postings[t as usize].push((i as u32, w));
             }
