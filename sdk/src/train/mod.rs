@@ -469,6 +469,11 @@ pub(crate) fn fit(
     counts.resize(n_items, 0);
     let mut order = pop.order.clone();
     order.extend(data.interacted_items as u32..n_items as u32);
+    // Similar-Items: an item the interaction-count band leaves out is recommended nowhere, not
+    // even as the popular items that pad a short neighbour list.
+    if let (Plan::Similar(_), Some(excluded)) = (&settings.plan, &bands.excluded_items) {
+        order.retain(|&i| !excluded.get(i as usize).copied().unwrap_or(false));
+    }
 
     let body = match &settings.plan {
         Plan::Popularity => Body::Popularity,

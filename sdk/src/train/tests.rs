@@ -422,6 +422,20 @@ fn similar_items_bands_leave_users_and_items_out() {
     assert_eq!(model.similar("a0", 2), model.similar("a1", 2));
     // The b side is unchanged.
     assert_eq!(neighbours(&model, "b3"), neighbours(&all, "b3"));
-    // Popularity (the fallback) still counts every user.
+    // Popularity still counts every user, but a left-out item pads no list and is not among
+    // the popular items.
     assert_eq!(model.popularity, all.popularity);
+    let everything = model.items.len();
+    let left_out = |m: &Model, i: u32| out.contains(&m.item_id(i).to_owned());
+    assert!(
+        all.popular(everything).iter().any(|&i| left_out(&all, i)),
+        "without the band, a0..a7 are popular"
+    );
+    for &i in model.popular(everything) {
+        assert!(!left_out(&model, i), "a popular {}", model.item_id(i));
+    }
+    for j in model.similar("b3", everything) {
+        assert!(!left_out(&model, j), "b3's list has {}", model.item_id(j));
+    }
+    assert_eq!(model.popular(everything).len(), everything - out.len());
 }
