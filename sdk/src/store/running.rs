@@ -76,10 +76,10 @@ pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
     if !in_progress(&value) {
         return Ok(Some(value));
     }
-    // The lock file is created before the record and removed after the final one: when it is
-    // missing, the job either finished (the record read again says so) or its process died
-    // (and, by the rule above, it was removed by nobody; only a store written before lock
-    // files existed has no lock at all).
+    // The lock file is created before the record's first write and removed after its last:
+    // when it is missing, the job finished (the record read again says so), another reader
+    // settled it, or the store was written before lock files existed; the record read again
+    // decides.
     let _held = match fs::OpenOptions::new().read(true).open(lock) {
         Ok(file) => match file.try_lock() {
             Ok(()) => Some(file),
