@@ -19,6 +19,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../common.sh
+source "$ROOT/benches/common.sh"
 HERE="$ROOT/benches/load"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -55,18 +57,9 @@ echo "== preparing data, model and campaign in $WORK" >&2
 "$BIN" deploy --data-dir "$DATA" --campaign rank --solution rank >/dev/null
 
 echo "== starting the server" >&2
-SERVE_ARGS=(serve --data-dir "$DATA" --listen 127.0.0.1:0)
+SERVE_ARGS=()
 if [[ -n "${WORKERS:-}" ]]; then SERVE_ARGS+=(--worker-threads "$WORKERS"); fi
-RUST_LOG=warn "$BIN" "${SERVE_ARGS[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-ADDR=
-for _ in $(seq 1 600); do
-    ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out" | head -n1)
-    [[ -n "$ADDR" ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n "$ADDR" ]] || { echo "error: the server did not start" >&2; exit 1; }
+start_attune ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"}
 URL="http://$ADDR"
 
 control() {

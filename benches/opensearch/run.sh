@@ -20,6 +20,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../common.sh
+source "$ROOT/benches/common.sh"
 HERE="$ROOT/benches/opensearch"
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
@@ -62,16 +64,7 @@ done
 "$BIN" deploy --data-dir "$DATA" --campaign rank --solution rank >/dev/null
 
 echo "== starting attune serve" >&2
-RUST_LOG=warn "$BIN" serve --data-dir "$DATA" --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-ADDR=
-for _ in $(seq 1 600); do
-    ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out" | head -n1)
-    [[ -n "$ADDR" ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n "$ADDR" ]] || { echo "error: the server did not start" >&2; exit 1; }
+start_attune
 ATTUNE="http://$ADDR"
 
 echo "== starting OpenSearch with the plugin" >&2

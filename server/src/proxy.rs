@@ -86,7 +86,7 @@ use serde_json::{json, Value};
 use tracing::warn;
 
 use crate::config::ProxyConfig;
-use crate::http::{check_chars, ApiError, Failure, Service};
+use crate::http::{check_chars, key_matches, ApiError, Failure, Service};
 use crate::opensearch::{blend_hits, campaign as campaign_by_arn, check_ranking_campaign};
 use crate::state::{read, write, AppState, LiveCampaign};
 
@@ -836,15 +836,10 @@ fn rerank_response(
 
 /// Whether the request carries Attune's API key as `x-api-key` (compared in constant time).
 fn has_api_key(parts: &Parts, key: &str) -> bool {
-    parts.headers.get("x-api-key").is_some_and(|v| {
-        let given = v.as_bytes();
-        given.len() == key.len()
-            && given
-                .iter()
-                .zip(key.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    })
+    parts
+        .headers
+        .get("x-api-key")
+        .is_some_and(|v| key_matches(v.as_bytes(), key))
 }
 
 /// The headers sent to OpenSearch: those of [`FORWARDED_HEADERS`] the client sent (one value

@@ -104,19 +104,7 @@ fn expected_blend(
     plain: &Hits,
     w: f64,
 ) -> Vec<BlendedHit> {
-    expected_page_blend(fx, campaign, user, plain, w, 0)
-}
-
-/// [`expected_blend`] for the page of results that starts at hit `from`.
-fn expected_page_blend(
-    fx: &Fixture,
-    campaign: &str,
-    user: &str,
-    plain: &Hits,
-    w: f64,
-    from: usize,
-) -> Vec<BlendedHit> {
-    server_blend(&fx.client, campaign, user, plain, w, from)
+    server_blend(&fx.client, campaign, user, plain, w, 0)
 }
 
 /// The blend of `plain` (a page of OpenSearch's order starting at hit `from`) for `user`,
@@ -250,7 +238,7 @@ fn the_plugin_reranks_searches_in_a_real_node() {
     assert_blended(
         &got,
         &plain2,
-        &expected_page_blend(&fx, &campaign, "u2", &plain2, 0.3, 100),
+        &server_blend(&fx.client, &campaign, "u2", &plain2, 0.3, 100),
         "page 2",
     );
     let page1 = search(&node, &with_pipeline, &query(100, Some("u2")));

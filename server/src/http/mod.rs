@@ -73,6 +73,17 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
     }
 }
 
+/// Whether `given` is the API key `key`, compared in constant time (no early exit on the first
+/// differing byte).
+pub(crate) fn key_matches(given: &[u8], key: &str) -> bool {
+    given.len() == key.len()
+        && given
+            .iter()
+            .zip(key.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Checks a string's length in characters.
 pub fn check_chars(what: &str, s: &str, min: usize, max: usize) -> Result<(), ApiError> {
     // Characters never outnumber bytes: most strings pass without counting.

@@ -186,14 +186,7 @@ fn target<B>(req: &Request<B>, proxy: bool) -> Result<Target, ApiError> {
 
 /// Whether the request carries the configured API key (compared in constant time).
 fn authorized<B>(req: &Request<B>, key: &str) -> bool {
-    let eq = |given: &[u8]| {
-        given.len() == key.len()
-            && given
-                .iter()
-                .zip(key.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    };
+    let eq = |given: &[u8]| super::key_matches(given, key);
     let bearer = req
         .headers()
         .get(AUTHORIZATION)
