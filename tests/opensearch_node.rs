@@ -1,11 +1,13 @@
-//! A real OpenSearch node for the end-to-end tests: the 2.19 integ-test distribution from Maven
-//! Central, with Attune's plugin zip installed by `bin/opensearch-plugin install`, exactly as a
-//! user installs it, started as its own process on loopback and killed when dropped.
+//! A real OpenSearch node for the end-to-end tests, of either line the plugin is built for
+//! ([`Line`]): the line's integ-test distribution from Maven Central, with Attune's plugin zip
+//! for that line installed by `bin/opensearch-plugin install`, exactly as a user installs it,
+//! started as its own process on loopback and killed when dropped.
 //!
 //! Both come from `mvn -B -f opensearch-plugin/pom.xml verify` (the README test command runs it
-//! first): the plugin at [`PLUGIN_ZIP`], the distribution unpacked under [`DIST_DIR`]. Each node
-//! gets its own copy of the distribution in a temporary directory, its own ports, a 512 MB heap,
-//! and the disk watermarks off (a nearly full disk would otherwise make indices read-only).
+//! first): the zips under [`RELEASES_DIR`], the distributions unpacked under [`DIST_DIR`]. Each
+//! node gets its own copy of the distribution in a temporary directory, its own ports, a 512 MB
+//! heap, and the disk watermarks off (a nearly full disk would otherwise make indices read-only).
+//! Each line runs on a JDK it supports, found by [`java_home`].
 //!
 //! OpenSearch refuses to run as root; where the tests run as root the node is started in a new
 //! user namespace (`unshare -U`), where it runs as an unprivileged user.
@@ -29,18 +31,47 @@ use serde_json::Value;
 
 use crate::workspace_root;
 
-/// Where the Maven build unpacks the integ-test distribution (one `opensearch-<version>` folder).
+/// Where the Maven build unpacks the integ-test distributions (`opensearch-<version>` folders).
 pub const DIST_DIR: &str = "opensearch-plugin/target/opensearch-dist";
-/// Where the Maven build puts the plugin zip.
-pub const PLUGIN_ZIP: &str = "opensearch-plugin/target/releases/attune-opensearch-plugin.zip";
+/// Where the Maven build puts the plugin zips (`attune-opensearch-plugin-os-<major.minor>.zip`).
+pub const RELEASES_DIR: &str = "opensearch-plugin/target/releases";
 
-const BUILD_HINT: &str = "build it first with `mvn -B -f opensearch-plugin/pom.xml verify` \
-     (the README test command does)";
+const BUILD_HINT: &str = "build it first with `mvn -B -f opensearch-plugin/pom.xml verify` on \
+     Java 21 or later (the README test command does)";
+
+/// An OpenSearch line the plugin is built for (a module of `opensearch-plugin/pom.xml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// OpenSearch 2.19.x (runs on Java 11 to 23: the security manager is gone from Java 24).
+    V2,
+    /// OpenSearch 3.x, the newest the build covers (runs on Java 21 or later).
+    V3,
+}
+
+impl Line {
+    /// The major version.
+    pub fn major(self) -> u32 {
+        match self {
+            Line::V2 => 2,
+            Line::V3 => 3,
+        }
+    }
+
+    /// Whether a JDK of this major version runs a node of the line.
+    fn runs_on(self, java: u32) -> bool {
+        match self {
+            Line::V2 => (11..=23).contains(&java),
+            Line::V3 => java >= 21,
+        }
+    }
+}
 
 /// How to start a node.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NodeOptions {
-    /// Install Attune's plugin zip.
+    /// The OpenSearch line.
+    pub line: Line,
+    /// Install Attune's plugin zip (the line's build).
     pub plugin: bool,
     /// Node settings, passed as `-Ekey=value`.
     pub settings: Vec<(String, String)>,
@@ -49,15 +80,25 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
-    /// A node with Attune's plugin whose endpoint setting names `attune_url`.
-    pub fn with_plugin(attune_url: &str) -> NodeOptions {
+    /// A node of `line` without the plugin.
+    pub fn new(line: Line) -> NodeOptions {
+        NodeOptions {
+            line,
+            plugin: false,
+            settings: Vec::new(),
+            keystore: Vec::new(),
+        }
+    }
+
+    /// A node of `line` with Attune's plugin whose endpoint setting names `attune_url`.
+    pub fn with_plugin(line: Line, attune_url: &str) -> NodeOptions {
         NodeOptions {
             plugin: true,
             settings: vec![(
                 "personalized_search_ranking.service.endpoint".into(),
                 attune_url.into(),
             )],
-            keystore: Vec::new(),
+            ..NodeOptions::new(line)
         }
     }
 }
@@ -68,40 +109,107 @@ pub struct Node {
     child: Child,
     home: tempfile::TempDir,
     port: u16,
+    java: PathBuf,
     client: OpenSearch,
     rt: tokio::runtime::Runtime,
 }
 
-/// The unpacked distribution's home: `ATTUNE_OPENSEARCH_DIST` when set, else the one under
-/// [`DIST_DIR`].
-pub fn distribution() -> PathBuf {
-    if let Some(d) = std::env::var_os("ATTUNE_OPENSEARCH_DIST").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    let dir = workspace_root().join(DIST_DIR);
-    let found = fs::read_dir(&dir).ok().and_then(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.join("bin/opensearch").is_file())
-    });
-    found.unwrap_or_else(|| {
+/// The one entry of `dir` whose name starts with `prefix` and ends with `suffix` (the newest
+/// version when there are several), with the build hint when there is none.
+fn find_built(dir: &str, prefix: &str, suffix: &str) -> PathBuf {
+    let dir = workspace_root().join(dir);
+    let mut found: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
         panic!(
-            "no OpenSearch distribution under {}: {BUILD_HINT}",
+            "nothing named {prefix}*{suffix} under {}: {BUILD_HINT}",
             dir.display()
         )
     })
 }
 
-/// The plugin zip.
-pub fn plugin_zip() -> PathBuf {
-    let zip = workspace_root().join(PLUGIN_ZIP);
+/// The unpacked distribution of `line` under [`DIST_DIR`] (`opensearch-<major>.*`).
+pub fn distribution(line: Line) -> PathBuf {
+    let home = find_built(DIST_DIR, &format!("opensearch-{}.", line.major()), "");
     assert!(
-        zip.is_file(),
-        "no plugin zip at {}: {BUILD_HINT}",
-        zip.display()
+        home.join("bin/opensearch").is_file(),
+        "{} is not an OpenSearch home: {BUILD_HINT}",
+        home.display()
     );
-    zip
+    home
+}
+
+/// The plugin zip of `line` under [`RELEASES_DIR`].
+pub fn plugin_zip(line: Line) -> PathBuf {
+    find_built(
+        RELEASES_DIR,
+        &format!("attune-opensearch-plugin-os-{}.", line.major()),
+        ".zip",
+    )
+}
+
+/// The major version of the JDK at `home`, from its `release` file.
+fn java_major(home: &Path) -> Option<u32> {
+    let text = fs::read_to_string(home.join("release")).ok()?;
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("JAVA_VERSION="))?
+        .trim_matches('"');
+    let mut parts = version.split(['.', '_', '-', '+']);
+    match parts.next()?.parse().ok()? {
+        1 => parts.next()?.parse().ok(),
+        n => Some(n),
+    }
+}
+
+/// A JDK that runs a node of `line` (the integ-test distributions bundle none): the first of
+/// `OPENSEARCH_JAVA_HOME`, `JAVA_HOME`, the `java` on the PATH and the JDKs under
+/// `/usr/lib/jvm` whose version the line supports.
+pub fn java_home(line: Line) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = ["OPENSEARCH_JAVA_HOME", "JAVA_HOME"]
+        .iter()
+        .filter_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+        .collect();
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v java)\""])
+        .output()
+    {
+        let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if let Some(home) = java.parent().and_then(Path::parent) {
+            candidates.push(home.to_path_buf());
+        }
+    }
+    if let Ok(entries) = fs::read_dir("/usr/lib/jvm") {
+        let mut jvms: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        jvms.sort();
+        candidates.extend(jvms);
+    }
+    candidates
+        .iter()
+        .find(|home| {
+            home.join("bin/java").is_file() && java_major(home).is_some_and(|v| line.runs_on(v))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "no JDK for OpenSearch {} among {candidates:?} (2.19 runs on Java 11-23, 3.x on \
+                 21 or later); set OPENSEARCH_JAVA_HOME",
+                line.major()
+            )
+        })
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -126,31 +234,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `OPENSEARCH_JAVA_HOME`, else `JAVA_HOME`, else the home of the `java` on the PATH (the
-/// integ-test distribution bundles no JDK).
-fn java_home() -> PathBuf {
-    for var in ["OPENSEARCH_JAVA_HOME", "JAVA_HOME"] {
-        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return PathBuf::from(v);
-        }
-    }
-    let out = Command::new("sh")
-        .args(["-c", "readlink -f \"$(command -v java)\""])
-        .output()
-        .expect("sh runs");
-    let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(
-        out.status.success() && java.is_file(),
-        "no java on the PATH (OpenSearch 2.19 needs Java 17); set JAVA_HOME"
-    );
-    java.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-fn run_tool(home: &Path, tool: &str, args: &[&str], stdin: Option<&str>) {
+fn run_tool(home: &Path, java: &Path, tool: &str, args: &[&str], stdin: Option<&str>) {
     let mut cmd = Command::new(home.join("bin").join(tool));
     cmd.args(args)
         .current_dir(home)
-        .env("OPENSEARCH_JAVA_HOME", java_home())
+        .env("OPENSEARCH_JAVA_HOME", java)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -173,7 +261,8 @@ impl Node {
     /// Copies the distribution, installs the plugin and the keystore as asked, starts the node
     /// and waits until it answers with a green or yellow cluster.
     pub fn start(opts: NodeOptions) -> Node {
-        let dist = distribution();
+        let dist = distribution(opts.line);
+        let java = java_home(opts.line);
         let home = tempfile::Builder::new()
             .prefix("attune-opensearch-")
             .tempdir()
@@ -181,19 +270,21 @@ impl Node {
         let root = home.path().to_path_buf();
         copy_tree(&dist, &root);
         if opts.plugin {
-            let url = format!("file://{}", plugin_zip().display());
+            let url = format!("file://{}", plugin_zip(opts.line).display());
             run_tool(
                 &root,
+                &java,
                 "opensearch-plugin",
                 &["install", "--batch", &url],
                 None,
             );
         }
         if !opts.keystore.is_empty() {
-            run_tool(&root, "opensearch-keystore", &["create"], None);
+            run_tool(&root, &java, "opensearch-keystore", &["create"], None);
             for (k, v) in &opts.keystore {
                 run_tool(
                     &root,
+                    &java,
                     "opensearch-keystore",
                     &["add", "--stdin", "--force", k],
                     Some(v),
@@ -220,7 +311,7 @@ impl Node {
         };
         cmd.args(&args)
             .current_dir(&root)
-            .env("OPENSEARCH_JAVA_HOME", java_home())
+            .env("OPENSEARCH_JAVA_HOME", &java)
             .env(
                 "OPENSEARCH_JAVA_OPTS",
                 std::env::var("ATTUNE_IT_OPENSEARCH_JAVA_OPTS")
@@ -245,6 +336,7 @@ impl Node {
             child,
             home,
             port,
+            java,
             client: OpenSearch::new(transport),
             rt,
         };
@@ -276,6 +368,11 @@ impl Node {
     /// The node's home (the copied distribution).
     pub fn home(&self) -> &Path {
         self.home.path()
+    }
+
+    /// The JDK the node runs on.
+    pub fn java(&self) -> &Path {
+        &self.java
     }
 
     /// A client for the node.
@@ -365,12 +462,18 @@ impl Node {
         assert_eq!(resp["errors"], false, "bulk errors: {resp}");
     }
 
-    /// The last 80 lines of the node's console output.
-    pub fn log_tail(&self) -> String {
+    /// The node's console output so far.
+    pub fn log(&self) -> String {
         let mut text = String::new();
         if let Ok(mut f) = fs::File::open(self.home.path().join("console.log")) {
             let _ = f.read_to_string(&mut text);
         }
+        text
+    }
+
+    /// The last 80 lines of the node's console output.
+    pub fn log_tail(&self) -> String {
+        let text = self.log();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(80)..].join("\n")
     }

@@ -16,7 +16,8 @@
 # and prints the table plus the processor's execution and failure counts from
 # GET /_nodes/stats/search_pipeline. Needs wrk, curl and python3.
 #
-# Usage: benches/opensearch/run.sh     Knobs: DURATION=10s ROUNDS=2 KEEP=1 OS_HEAP=1g
+# Usage: benches/opensearch/run.sh
+# Knobs: LINE=3 (the OpenSearch line: 2 for 2.19, 3 for 3.x) DURATION=10s ROUNDS=2 KEEP=1 OS_HEAP=1g
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +27,7 @@ HERE="$ROOT/benches/opensearch"
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
 OS_HEAP=${OS_HEAP:-1g}
+LINE=${LINE:-3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/attune-os-load.XXXXXX")
 SERVER_PID=
 NODE_PID=
@@ -40,8 +42,8 @@ trap cleanup EXIT
 for tool in wrk curl python3 java; do
     command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
-ZIP="$ROOT/opensearch-plugin/target/releases/attune-opensearch-plugin.zip"
-DIST=$(ls -d "$ROOT"/opensearch-plugin/target/opensearch-dist/opensearch-*/ 2>/dev/null | head -n1)
+ZIP=$(ls "$ROOT"/opensearch-plugin/target/releases/attune-opensearch-plugin-os-"$LINE".*.zip 2>/dev/null | tail -n1)
+DIST=$(ls -d "$ROOT"/opensearch-plugin/target/opensearch-dist/opensearch-"$LINE".*/ 2>/dev/null | tail -n1)
 [[ -f "$ZIP" && -n "$DIST" ]] || {
     echo "error: run 'mvn -B -f opensearch-plugin/pom.xml verify' first (plugin zip and OpenSearch distribution)" >&2
     exit 1
@@ -69,7 +71,14 @@ ATTUNE="http://$ADDR"
 
 echo "== starting OpenSearch with the plugin" >&2
 cp -r "$DIST" "$WORK/os"
-OPENSEARCH_JAVA_HOME=${OPENSEARCH_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}
+if [[ -z "${OPENSEARCH_JAVA_HOME:-}" ]]; then
+    # 2.19 runs on the default Java 17, 3.x on a Java 21+ JDK.
+    if [[ "$LINE" == 2 ]]; then
+        OPENSEARCH_JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+    else
+        OPENSEARCH_JAVA_HOME=${JDK21:-/usr/lib/jvm/temurin-25-jdk-amd64}
+    fi
+fi
 export OPENSEARCH_JAVA_HOME
 "$WORK/os/bin/opensearch-plugin" install --batch "file://$ZIP" >/dev/null
 OS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -1,5 +1,6 @@
-//! End to end through a real OpenSearch 2.19 node with Attune's plugin installed by
-//! `bin/opensearch-plugin install` (see `tests::opensearch_node`): a trained campaign on a
+//! End to end through a real OpenSearch node of each line the plugin is built for (2.19 and
+//! 3.x), with that line's plugin zip installed by `bin/opensearch-plugin install` (see
+//! `tests::opensearch_node`): a trained campaign on a
 //! real `attune serve`, a catalog indexed with the item id in `_source.item_id`, the pipeline
 //! from the Personalize guide (`plugin-config/pipelines/`), searches with
 //! `ext.personalize_request_parameters`.
@@ -15,7 +16,7 @@ use attune::blend::{self, BlendedHit};
 use attune::model::Ranked;
 use plugin_config::files;
 use serde_json::{json, Value};
-use tests::opensearch_node::{Node, NodeOptions};
+use tests::opensearch_node::{Line, Node, NodeOptions};
 
 use crate::server::Fixture;
 
@@ -191,10 +192,19 @@ fn processor_failures(node: &Node, pipeline: &str) -> u64 {
 }
 
 #[test]
-fn the_plugin_reranks_searches_in_a_real_node() {
+fn the_plugin_reranks_searches_on_opensearch_2_19() {
+    reranks_searches(Line::V2);
+}
+
+#[test]
+fn the_plugin_reranks_searches_on_opensearch_3() {
+    reranks_searches(Line::V3);
+}
+
+fn reranks_searches(line: Line) {
     let mut fx = Fixture::start();
     let campaign = fx.campaigns.rank.clone();
-    let node = Node::start(NodeOptions::with_plugin(&fx.server.base_url()));
+    let node = Node::start(NodeOptions::with_plugin(line, &fx.server.base_url()));
 
     // The processor is registered; the demo index template and the catalog go in.
     let (_, info) = node.send("GET", "/_nodes/search_pipelines", None);
@@ -474,7 +484,7 @@ fn movielens_searches_are_personalized_through_the_plugin() {
     let server = tests::start_server(&data);
     let client = attune::client::Client::new(&server.base_url()).unwrap();
     let campaign = "arn:aws:personalize:local:000000000000:campaign/movies";
-    let node = Node::start(NodeOptions::with_plugin(&server.base_url()));
+    let node = Node::start(NodeOptions::with_plugin(Line::V2, &server.base_url()));
 
     let mapping = json!({"mappings": {"properties": {
         "item_id": {"type": "keyword"}, "title": {"type": "text"}, "genres": {"type": "text"}}}});

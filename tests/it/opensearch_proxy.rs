@@ -13,7 +13,7 @@ use attune::model::Model;
 use opensearch::http::headers::{HeaderMap, HeaderName, HeaderValue};
 use opensearch::http::Method;
 use serde_json::{json, Value};
-use tests::opensearch_node::{Node, NodeOptions};
+use tests::opensearch_node::{Line, Node, NodeOptions};
 
 use crate::server::{assert_error, Fixture};
 
@@ -422,7 +422,7 @@ fn source_checks(node: &Node, fx: &Fixture, model: &Model) {
 fn the_search_proxy_in_front_of_a_real_node() {
     let node = Node::start(NodeOptions {
         settings: vec![("http.max_header_size".into(), format!("{MAX_HEADER}b"))],
-        ..NodeOptions::default()
+        ..NodeOptions::new(Line::V2)
     });
     let url = node.url();
     let weight = WEIGHT.to_string();

@@ -10,7 +10,7 @@ import org.opensearch.core.action.ActionListener;
 import org.opensearch.core.common.io.stream.NamedWriteableRegistry;
 
 /**
- * Test access to OpenSearch core's search pipeline code, which is package-private: the
+ * Test access (OpenSearch 3) to OpenSearch core's search pipeline code, which is package-private: the
  * vectors and the failure handling are checked through the code a real node runs, not a copy.
  */
 public final class PipelineAccess {
@@ -51,6 +51,8 @@ public final class PipelineAccess {
 
     /** Runs the response processors as core does after a search (ignore_failure included). */
     public void transformResponse(SearchRequest request, SearchResponse response, ActionListener<SearchResponse> listener) {
-        pipeline.transformResponseListener(request, listener, new PipelineProcessingContext()).onResponse(response);
+        // OpenSearch 3 carries the processing context in a PipelinedRequest.
+        PipelinedRequest pipelined = new PipelinedRequest(pipeline, request, new PipelineProcessingContext(), null);
+        pipeline.transformResponseListener(pipelined, listener).onResponse(response);
     }
 }
