@@ -172,6 +172,45 @@ fn put_pipeline(node: &Node, name: &str, campaign: &str, weight: Value, ignore_f
     assert_eq!(status, 200, "PUT pipeline {name}: {resp}");
 }
 
+/// `attune serve --api-key` on a given address (where the node's endpoint points), killed on
+/// drop.
+struct KeyedAttune(std::process::Child);
+
+impl KeyedAttune {
+    fn start(data_dir: &std::path::Path, addr: &str, key: &str) -> KeyedAttune {
+        let child = tests::attune()
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", addr, "--api-key", key])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start attune serve");
+        let server = KeyedAttune(child);
+        tests::wait_until(
+            std::time::Duration::from_secs(120),
+            "attune serve --api-key to listen",
+            || std::net::TcpStream::connect(addr).is_ok(),
+        );
+        server
+    }
+}
+
+impl Drop for KeyedAttune {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Amazon's plugin's keystore settings, which the plugin registers and ignores.
+const AMAZON_KEYSTORE: [&str; 3] = [
+    "personalized_search_ranking.aws.access_key",
+    "personalized_search_ranking.aws.secret_key",
+    "personalized_search_ranking.aws.session_token",
+];
+
 /// Failed executions of the pipeline's processors, from the node's search-pipeline stats.
 fn processor_failures(node: &Node, pipeline: &str) -> u64 {
     let (_, stats) = node.send("GET", "/_nodes/stats/search_pipeline", None);
@@ -204,7 +243,23 @@ fn the_plugin_reranks_searches_on_opensearch_3() {
 fn reranks_searches(line: Line) {
     let mut fx = Fixture::start();
     let campaign = fx.campaigns.rank.clone();
-    let node = Node::start(NodeOptions::with_plugin(line, &fx.server.base_url()));
+    // A node migrated from Amazon's plugin: its AWS credentials are still in the keystore.
+    let mut opts = NodeOptions::with_plugin(line, &fx.server.base_url());
+    opts.keystore = AMAZON_KEYSTORE
+        .iter()
+        .map(|k| (k.to_string(), format!("amazon-{k}")))
+        .collect();
+    let node = Node::start(opts);
+    let log = node.log();
+    let ignoring = format!(
+        "ignoring Amazon's keystore settings [{}]",
+        AMAZON_KEYSTORE.join(", ")
+    );
+    assert_eq!(log.matches(&ignoring).count(), 1, "{log}");
+    assert!(
+        !log.contains("amazon-personalized_search_ranking"),
+        "a value was logged"
+    );
 
     // The processor is registered; the demo index template and the catalog go in.
     let (_, info) = node.send("GET", "/_nodes/search_pipelines", None);
@@ -394,6 +449,52 @@ fn reranks_searches(line: Line) {
     );
     assert_eq!(status, 200, "{resp}");
 
+    // A search sorted by a field: OpenSearch's answer, unchanged (no blend, sort values kept).
+    let mut by_price = query(50, Some("u2"));
+    by_price["sort"] = json!([{"price": "asc"}, {"_id": "asc"}]);
+    let got = search(&node, &with_pipeline, &by_price);
+    let mut plain_by_price = by_price.clone();
+    plain_by_price.as_object_mut().unwrap().remove("ext");
+    let want = search(&node, &plain_path, &plain_by_price);
+    assert_eq!(got["hits"], want["hits"], "sorted by price");
+    // Sorted by _score first: re-ranked as any search.
+    let mut by_score = query(100, Some("u2"));
+    by_score["sort"] = json!(["_score"]);
+    let got = search(&node, &with_pipeline, &by_score);
+    let expected = expected_blend(&fx, &campaign, "u2", &plain, 0.3);
+    let want: Vec<&str> = expected.iter().map(|b| plain[b.hit].0.as_str()).collect();
+    let have: Vec<String> = hits_of(&got).into_iter().map(|h| h.0).collect();
+    assert_eq!(have, want, "sorted by _score");
+
+    // An item_id_field no hit carries (misspelled): the processor fails naming the field;
+    // ignore_failure decides between OpenSearch's order (the failure counted) and an error.
+    for ignore in [true, false] {
+        let name = format!("misspelled-{ignore}");
+        let mut p: Value = serde_json::from_str(files::PIPELINE).unwrap();
+        let proc = &mut p["response_processors"][0]["personalized_search_ranking"];
+        proc["campaign_arn"] = json!(campaign);
+        proc["item_id_field"] = json!("itme_id");
+        proc["ignore_failure"] = json!(ignore);
+        let (status, resp) = node.send("PUT", &format!("/_search/pipeline/{name}"), Some(&p));
+        assert_eq!(status, 200, "{resp}");
+        let path = format!("/{INDEX}/_search?search_pipeline={name}");
+        let before = processor_failures(&node, &name);
+        let (status, resp) = node.send("POST", &path, Some(&query(100, Some("u1"))));
+        assert_eq!(processor_failures(&node, &name), before + 1, "{name}");
+        if ignore {
+            assert_eq!(status, 200, "{resp}");
+            assert_eq!(hits_of(&resp), plain, "{name}");
+        } else {
+            assert_eq!(status, 500, "{resp}");
+            assert!(
+                resp.to_string().contains(
+                    "[item_id_field] none of the 100 hits has an item id in the field [itme_id]"
+                ),
+                "{resp}"
+            );
+        }
+    }
+
     // A bad configuration is refused with the processor's message.
     let mut bad: Value = serde_json::from_str(files::PIPELINE).unwrap();
     bad["response_processors"][0]["personalized_search_ranking"]["weight"] = json!(1.5);
@@ -410,10 +511,28 @@ fn reranks_searches(line: Line) {
     assert_eq!(status, 400, "{resp}");
     assert!(resp.to_string().contains("user_id"), "{resp}");
 
+    // Attune restarted with an API key the node does not have: a processor failure (not a
+    // client error) whose message names the keystore setting.
+    let addr = fx.server.addr().to_string();
+    fx.server.kill();
+    let keyed = KeyedAttune::start(fx.server.data_dir(), &addr, "the-key-of-attune");
+    let failures_before = processor_failures(&node, PIPELINE);
+    let got = hits_of(&search(&node, &with_pipeline, &query(100, Some("u1"))));
+    assert_eq!(got, plain, "ignore_failure true with the key refused");
+    assert_eq!(processor_failures(&node, PIPELINE), failures_before + 1);
+    let (status, resp) = node.send("POST", &strict, Some(&query(10, Some("u1"))));
+    assert_eq!(status, 500, "{resp}");
+    let text = resp.to_string();
+    assert!(
+        text.contains("refused the node's API key (the node has none)")
+            && text.contains("keystore as personalized_search_ranking.service.api_key"),
+        "{resp}"
+    );
+    drop(keyed);
+
     // Attune stopped: ignore_failure true gives OpenSearch's results and counts a failure;
     // false fails the search.
     let failures_before = processor_failures(&node, PIPELINE);
-    fx.server.kill();
     let got = hits_of(&search(&node, &with_pipeline, &query(100, Some("u1"))));
     assert_eq!(got, plain, "ignore_failure true with Attune down");
     assert_eq!(processor_failures(&node, PIPELINE), failures_before + 1);

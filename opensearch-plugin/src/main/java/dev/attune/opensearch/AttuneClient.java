@@ -31,7 +31,8 @@ import org.opensearch.core.xcontent.XContentParser;
 /**
  * The node's one connection to Attune: a JDK {@link HttpClient} (connections pooled and reused)
  * calling {@code POST {endpoint}/opensearch/rerank}. Failures are mapped to what OpenSearch
- * should answer: Attune's 4xx to {@link IllegalArgumentException} (HTTP 400 to the client, with
+ * should answer: Attune refusing the node's API key (401, 403) to 500 naming the keystore
+ * setting, its other 4xx to {@link IllegalArgumentException} (HTTP 400 to the client, with
  * Attune's message), its 5xx and unusable answers to 502, an unreachable server to 503, a call
  * over the timeout to 504.
  */
@@ -145,6 +146,26 @@ final class AttuneClient implements AutoCloseable {
             }
         }
         String what = errorText(body);
+        if (status == 401 || status == 403) {
+            // The node's configuration, not the search: a processor failure (ignore_failure
+            // decides), with what to change on the node.
+            throw new OpenSearchStatusException(
+                "Attune at "
+                    + rerankUri
+                    + " refused the node's API key ("
+                    + (apiKey == null ? "the node has none" : "the node's key is not Attune's")
+                    + "): put the key Attune runs with into every node's keystore as "
+                    + AttuneSettings.API_KEY.getKey()
+                    + " (bin/opensearch-keystore add --force "
+                    + AttuneSettings.API_KEY.getKey()
+                    + ") and restart the node [HTTP "
+                    + status
+                    + ": "
+                    + what
+                    + "]",
+                RestStatus.INTERNAL_SERVER_ERROR
+            );
+        }
         if (status >= 400 && status < 500) {
             throw new IllegalArgumentException("Attune refused to re-rank the hits: " + what + " [HTTP " + status + "]");
         }

@@ -44,6 +44,14 @@ public class AttunePersonalizeRankingPlugin extends Plugin implements SearchPipe
             timeout,
             apiKey == null ? "not set" : "set"
         );
+        List<String> amazon = AttuneSettings.amazonKeystoreSettings(settings);
+        if (!amazon.isEmpty()) {
+            logger.warn(
+                "ignoring Amazon's keystore settings {}: Attune needs no AWS credentials "
+                    + "(remove them with bin/opensearch-keystore remove <name>)",
+                amazon
+            );
+        }
     }
 
     @Override

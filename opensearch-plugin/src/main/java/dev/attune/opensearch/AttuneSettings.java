@@ -2,6 +2,7 @@ package dev.attune.opensearch;
 
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -39,8 +40,26 @@ public final class AttuneSettings {
         null
     );
 
+    /**
+     * Amazon's plugin's keystore settings (its AWS credentials). A node migrated from Amazon's
+     * plugin still holds them, and OpenSearch refuses to start with unregistered secure
+     * settings: they are registered, never read, and named in one log line at start.
+     */
+    public static final List<Setting<SecureString>> AMAZON_KEYSTORE = List.of(
+        SecureSetting.secureString("personalized_search_ranking.aws.access_key", null),
+        SecureSetting.secureString("personalized_search_ranking.aws.secret_key", null),
+        SecureSetting.secureString("personalized_search_ranking.aws.session_token", null)
+    );
+
     /** Every setting, for {@code Plugin.getSettings}. */
-    public static final List<Setting<?>> ALL = List.of(ENDPOINT, TIMEOUT, API_KEY);
+    public static final List<Setting<?>> ALL = List.of(
+        ENDPOINT,
+        TIMEOUT,
+        API_KEY,
+        AMAZON_KEYSTORE.get(0),
+        AMAZON_KEYSTORE.get(1),
+        AMAZON_KEYSTORE.get(2)
+    );
 
     private AttuneSettings() {}
 
@@ -79,6 +98,17 @@ public final class AttuneSettings {
             path = path + "/";
         }
         return endpoint.resolve(path + "opensearch/rerank");
+    }
+
+    /** Which of Amazon's keystore settings the node has (their names, never their values). */
+    static List<String> amazonKeystoreSettings(Settings settings) {
+        List<String> present = new ArrayList<>();
+        for (Setting<SecureString> setting : AMAZON_KEYSTORE) {
+            if (setting.exists(settings)) {
+                present.add(setting.getKey());
+            }
+        }
+        return present;
     }
 
     /** The API key in the keystore, or null (the keystore can only be read while the node starts). */

@@ -33,6 +33,9 @@ import org.opensearch.search.pipeline.Processor;
 import org.opensearch.search.pipeline.SearchResponseProcessor;
 import org.opensearch.search.profile.ProfileShardResult;
 import org.opensearch.search.profile.SearchProfileShardResults;
+import org.opensearch.search.sort.ScoreSortBuilder;
+import org.opensearch.search.sort.SortBuilder;
+import org.opensearch.search.sort.SortOrder;
 
 /**
  * The {@code personalized_search_ranking} search response processor: sends the hits' item ids,
@@ -45,8 +48,10 @@ import org.opensearch.search.profile.SearchProfileShardResults;
  * scores sit below the previous page's. Hits are reordered only within their page; no item
  * moves between pages. A first page sends no {@code "from"}.
  *
- * <p>Weight 0 or no hits: the response is returned untouched, without a call. Otherwise the
- * search must carry {@code ext.personalize_request_parameters.user_id}. The call is
+ * <p>Weight 0, no hits, or a search sorted by anything but {@code _score} (descending) first: the
+ * response is returned untouched, without a call. Otherwise the search must carry
+ * {@code ext.personalize_request_parameters.user_id}, and at least one hit an item id (else the
+ * processor fails naming {@code item_id_field}, and {@code ignore_failure} decides). The call is
  * asynchronous; its result is applied on OpenSearch's generic thread pool with the search's
  * thread context. Everything else of the response (total hits, aggregations, suggestions,
  * profile, shards, scroll and PIT ids, phase took, response ext) is kept; {@code took} grows by
@@ -118,7 +123,7 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
         ActionListener<SearchResponse> responseListener
     ) {
         SearchHit[] hits = response.getHits() == null ? new SearchHit[0] : response.getHits().getHits();
-        if (config.weight() == 0.0 || hits.length == 0) {
+        if (config.weight() == 0.0 || hits.length == 0 || sortedByField(request)) {
             responseListener.onResponse(response);
             return;
         }
@@ -129,7 +134,11 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             if (userId == null || userId.trim().isEmpty()) {
                 throw new IllegalArgumentException(MISSING_USER);
             }
-            body = requestBody(config, userId, params.getContext(), itemIds(hits, config.itemIdField()), from(request));
+            List<Object> ids = itemIds(hits, config.itemIdField());
+            if (ids.stream().allMatch(id -> id == null)) {
+                throw noItemIds(hits.length, config.itemIdField());
+            }
+            body = requestBody(config, userId, params.getContext(), ids, from(request));
         } catch (Exception e) {
             responseListener.onFailure(e);
             return;
@@ -184,6 +193,36 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             return;
         }
         listener.onResponse(result);
+    }
+
+    /**
+     * Whether the search is sorted by something other than {@code _score} (descending) first:
+     * its hits are in that sort's order, which a blend with relevance ranks would break, so
+     * they pass through unchanged.
+     */
+    static boolean sortedByField(SearchRequest request) {
+        if (request == null || request.source() == null) {
+            return false;
+        }
+        List<SortBuilder<?>> sorts = request.source().sorts();
+        if (sorts == null || sorts.isEmpty()) {
+            return false;
+        }
+        SortBuilder<?> first = sorts.get(0);
+        return !(first instanceof ScoreSortBuilder) || first.order() != SortOrder.DESC;
+    }
+
+    /** The failure of a search whose hits carry no item id: the configuration names a field they lack. */
+    static OpenSearchStatusException noItemIds(int hits, String field) {
+        return new OpenSearchStatusException(
+            "[item_id_field] none of the "
+                + hits
+                + " hits has an item id in the field ["
+                + field
+                + "] (a string or a number in _source or in the hit's fields): check the processor's "
+                + "item_id_field, that the documents carry it and that the search does not filter it out of _source",
+            RestStatus.INTERNAL_SERVER_ERROR
+        );
     }
 
     /**

@@ -26,6 +26,9 @@ import org.apache.lucene.search.TotalHits;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
+import org.opensearch.search.sort.SortBuilder;
+import org.opensearch.search.sort.SortBuilders;
+import org.opensearch.search.sort.SortOrder;
 import org.opensearch.ExceptionsHelper;
 import org.opensearch.OpenSearchStatusException;
 import org.opensearch.action.search.SearchRequest;
@@ -375,6 +378,55 @@ public class PersonalizedSearchRankingProcessorTest {
         assertTrue(e.getMessage(), e.getMessage().contains("campaign not found: " + ARN));
         assertTrue(e.getMessage(), e.getMessage().contains("404"));
         assertEquals(RestStatus.BAD_REQUEST, ExceptionsHelper.status(e));
+    }
+
+    @Test
+    public void attuneRefusingTheKeyIsAServerErrorNamingTheKeystoreSetting() {
+        attune.answer(403, "{\"__type\": \"AccessDeniedException\", \"message\": \"missing or wrong API key\"}");
+        for (String key : new String[] { null, "not-attunes" }) {
+            Exception e = expectFailure(
+                processor(client(key, TimeValue.timeValueSeconds(5)), "0.5", "item_id"),
+                request("u1", null),
+                response(hits(), new Parts())
+            );
+            assertEquals(RestStatus.INTERNAL_SERVER_ERROR, ExceptionsHelper.status(e));
+            assertTrue(e.getMessage(), e.getMessage().contains("keystore as personalized_search_ranking.service.api_key"));
+            assertTrue(e.getMessage(), e.getMessage().contains(key == null ? "the node has none" : "the node's key is not Attune's"));
+            assertTrue(e.getMessage(), e.getMessage().contains("HTTP 403: missing or wrong API key"));
+        }
+    }
+
+    @Test
+    public void hitsWithoutAnyItemIdFailNamingTheField() {
+        SearchHit[] noIds = new SearchHit[] { hit("d0", 2f, "{\"item_id\": \"i0\"}"), hit("d1", 1f, "{\"item_id\": \"i1\"}") };
+        Exception e = expectFailure(
+            processor(client(null, TimeValue.timeValueSeconds(5)), "0.5", "itme_id"),
+            request("u1", null),
+            response(noIds, new Parts())
+        );
+        assertEquals(RestStatus.INTERNAL_SERVER_ERROR, ExceptionsHelper.status(e));
+        assertTrue(e.getMessage(), e.getMessage().startsWith("[item_id_field] none of the 2 hits has an item id in the field [itme_id]"));
+        assertEquals(0, attune.received.size());
+    }
+
+    @Test
+    public void searchesSortedByAFieldPassThroughWithoutACall() throws Exception {
+        PersonalizedSearchRankingProcessor p = processor(client(null, TimeValue.timeValueSeconds(5)), "0.5", "item_id");
+        for (SortBuilder<?> sort : new SortBuilder<?>[] {
+            SortBuilders.fieldSort("price"),
+            SortBuilders.scoreSort().order(SortOrder.ASC),
+            SortBuilders.fieldSort("_id") }) {
+            SearchRequest request = request("u1", null);
+            request.source().sort(sort);
+            SearchResponse original = response(hits(), new Parts());
+            assertSame(original, run(p, request, original));
+        }
+        assertEquals(0, attune.received.size());
+        // Sorted by _score (descending) first: re-ranked as any search.
+        attune.answer(200, "{\"order\": [1, 0, 2, 3], \"scores\": [1, 0.5, 0.4, 0.3], \"reranked\": 4}");
+        SearchRequest request = request("u1", null);
+        request.source().sort(SortBuilders.scoreSort()).sort(SortBuilders.fieldSort("price"));
+        assertArrayEquals(new String[] { "d1", "d0", "d2", "d3" }, ids(run(p, request, response(hits(), new Parts()))));
     }
 
     @Test

@@ -102,7 +102,23 @@ public class PluginAndSettingsTest {
         Settings s = Settings.builder().setSecureSettings(new Keystore("personalized_search_ranking.service.api_key", "k-123")).build();
         assertEquals("k-123", AttuneSettings.apiKey(s));
         try (AttunePersonalizeRankingPlugin plugin = new AttunePersonalizeRankingPlugin(s)) {
-            assertEquals(3, plugin.getSettings().size());
+            assertEquals(6, plugin.getSettings().size());
+        }
+    }
+
+    @Test
+    public void amazonsKeystoreSettingsAreRegisteredAndNamedButNeverRead() {
+        Settings s = Settings.builder().setSecureSettings(new Keystore("personalized_search_ranking.aws.secret_key", "aws-secret")).build();
+        assertEquals(List.of("personalized_search_ranking.aws.secret_key"), AttuneSettings.amazonKeystoreSettings(s));
+        assertEquals(List.of(), AttuneSettings.amazonKeystoreSettings(Settings.EMPTY));
+        assertNull(AttuneSettings.apiKey(s));
+        try (AttunePersonalizeRankingPlugin plugin = new AttunePersonalizeRankingPlugin(s)) {
+            for (String name : List.of("access_key", "secret_key", "session_token")) {
+                assertTrue(
+                    name,
+                    plugin.getSettings().stream().anyMatch(x -> x.getKey().equals("personalized_search_ranking.aws." + name))
+                );
+            }
         }
     }
 
