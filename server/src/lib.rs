@@ -5,29 +5,46 @@
 //! - [`run`] opens the store, loads the campaigns and serves a bound listener until a shutdown
 //!   future completes; [`serve`] does the serving for an already opened [`AppState`]; [`app`] is
 //!   the per-request service (for tests that call it in-process).
-//! - [`config`]: [`RawConfig`] (the file and flags) validated into [`Config`].
-//! - [`state`]: [`AppState`], everything requests share: the store, the event recorder, the
-//!   live campaigns (models swapped atomically), per-dataset-group real-time caches
-//!   ([`realtime`]) and item catalogs ([`catalog`]), and the [`metrics`].
-//! - [`http`]: the router ([`http::routes`]) and AWS-shaped errors; [`runtime`] the runtime
-//!   API, [`events`] the events API, [`control`] the control plane, [`opensearch`] the
-//!   OpenSearch re-rank endpoints, [`proxy`] the search proxy in front of OpenSearch.
+//! - Layers, read top-down, each importing only from those below it:
+//!   - [`router`]: routing by `X-Amz-Target` or path, the API key, limits, one span per
+//!     request;
+//!   - the handlers, which never import each other: [`runtime`] the runtime API, [`events`] the
+//!     events API, [`control`] the control plane, [`rerank`] the OpenSearch re-rank endpoints,
+//!     [`proxy`] the search proxy in front of OpenSearch;
+//!   - [`ranking`]: what the handlers share (campaign lookup, the `context` check, recent
+//!     events, the blend of hits);
+//!   - [`state`]: [`AppState`], everything requests share: the store, the event recorder, the
+//!     live campaigns (models swapped atomically), per-dataset-group real-time caches
+//!     ([`realtime`]) and item catalogs ([`catalog`]), the [`metrics`], the search proxy's
+//!     OpenSearch client ([`upstream`]) and the [`config`] ([`RawConfig`] validated into
+//!     [`Config`]);
+//!   - [`http`]: the ground: AWS-shaped errors and the request-body helpers.
 //!
 //! Connections are capped by a semaphore (`max_connections`), each request by a body limit
 //! (`max_body_bytes`) and a timeout (`request_timeout_ms`). On shutdown the listener closes,
 //! connections finish their requests in flight (up to `shutdown_grace_ms`) and `run` returns.
 
-pub mod catalog;
-pub mod config;
+// Layers, each importing only from those below it: the router; the handlers, which never
+// import each other; the ranking services they share; the state and its parts; the ground.
+pub mod router;
+
 pub mod control;
 pub mod events;
-pub mod http;
-pub mod metrics;
-pub mod opensearch;
 pub mod proxy;
-pub mod realtime;
+pub mod rerank;
 pub mod runtime;
+
+pub mod ranking;
+
+pub mod catalog;
+pub mod config;
+pub mod metrics;
+pub mod realtime;
 pub mod state;
+pub mod upstream;
+
+pub mod http;
+mod sync;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -81,7 +98,7 @@ where
 {
     service_fn(move |req: Request<B>| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(http::routes::handle(state, req).await) }
+        async move { Ok::<_, Infallible>(router::handle(state, req).await) }
     })
 }
 

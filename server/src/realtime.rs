@@ -14,10 +14,12 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use smallvec::SmallVec;
+
+use crate::sync::lock;
 
 /// Shards per cache.
 const SHARDS: usize = 16;
@@ -48,10 +50,6 @@ pub struct RealtimeCache {
     hasher: RandomState,
     per_user: usize,
     event_types: Mutex<HashMap<Box<str>, Arc<str>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl RealtimeCache {

@@ -23,6 +23,7 @@ use smallvec::SmallVec;
 use crate::catalog::Catalog;
 use crate::http::{check_arn, check_chars, check_word, parse_json, ApiError, Service};
 use crate::metrics::Series;
+use crate::ranking::{campaign_by_arn, check_context, recent_events, StrMap};
 use crate::realtime::Recent;
 use crate::state::{AppState, LiveCampaign};
 
@@ -32,14 +33,10 @@ pub const MAX_ITEMS: usize = 500;
 pub const MAX_ITEMS_WITH_METADATA: usize = 50;
 /// The default `numResults`.
 pub const DEFAULT_NUM_RESULTS: usize = 25;
-/// The most `context` entries.
-pub const MAX_CONTEXT: usize = 150;
 /// The most `filterValues` entries.
 pub const MAX_FILTER_VALUES: usize = 25;
 /// The most metadata columns.
 pub const MAX_METADATA_COLUMNS: usize = 10;
-
-type StrMap<'a> = HashMap<Cow<'a, str>, Cow<'a, str>>;
 
 /// A JSON string borrowed from the request body when it has no escapes (the usual case) and
 /// owned otherwise. serde's own `Cow<str>` borrows only as a direct field: inside a list it
@@ -326,36 +323,6 @@ mod fast {
     }
 }
 
-/// The live campaign a `campaignArn` names (404 ResourceNotFoundException when none).
-fn campaign(state: &AppState, arn: Option<&str>) -> Result<Arc<LiveCampaign>, ApiError> {
-    let arn = arn.ok_or_else(|| ApiError::invalid("campaignArn: required"))?;
-    check_arn("campaignArn", arn)?;
-    let not_found = || ApiError::not_found(Service::Runtime, format!("campaign not found: {arn}"));
-    match attune::arn::parse(arn) {
-        Some(("campaign", name)) => state.campaign(name).ok_or_else(not_found),
-        _ => Err(not_found()),
-    }
-}
-
-/// Checks a request's `context` map (shared with the OpenSearch endpoints).
-pub(crate) fn check_context(context: Option<&StrMap<'_>>) -> Result<(), ApiError> {
-    let Some(context) = context else {
-        return Ok(());
-    };
-    if context.len() > MAX_CONTEXT {
-        return Err(ApiError::invalid(format!(
-            "context: at most {MAX_CONTEXT} entries, found {}",
-            context.len()
-        )));
-    }
-    for (k, v) in context {
-        check_chars("context key", k, 1, 150)?;
-        check_word("context key", k)?;
-        check_chars(&format!("context.{k}"), v, 0, 1000)?;
-    }
-    Ok(())
-}
-
 fn check_filter(arn: Option<&str>, values: Option<&StrMap<'_>>) -> Result<(), ApiError> {
     if let Some(values) = values {
         if values.len() > MAX_FILTER_VALUES {
@@ -453,23 +420,6 @@ fn resolve_columns<'r>(
         .collect()
 }
 
-/// The user's recent events newer than the campaign's model, weighted by the model (shared
-/// with the OpenSearch endpoints).
-pub(crate) fn recent_events<'e>(
-    campaign: &LiveCampaign,
-    user: &str,
-    buf: &'e mut Recent,
-) -> SmallVec<[(&'e str, f32); 8]> {
-    campaign
-        .group
-        .realtime
-        .newer_than(user, campaign.trained_seq, buf);
-    let model: &Model = &campaign.model;
-    buf.iter()
-        .map(|e| (&*e.item, model.event_weight(&e.event_type)))
-        .collect()
-}
-
 /// Appends `s` as a JSON string, byte for byte what serde_json writes: ids rarely need an
 /// escape, so they are copied as they are unless one does.
 fn push_str(out: &mut Vec<u8>, s: &str) {
@@ -491,7 +441,7 @@ fn push_f64(out: &mut Vec<u8>, x: f64) {
 }
 
 /// Appends a random `recommendationId` as a JSON string: `RID-` and a version-4 UUID (40
-/// characters), the UUID as `routes::uuid` formats it.
+/// characters), the UUID as `router::uuid` formats it.
 fn push_recommendation_id(out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits: u128 = rand::random();
@@ -556,7 +506,7 @@ pub fn personalized_ranking(
         Some(req) => req,
         None => parse_json(body)?,
     };
-    let campaign = campaign(state, req.campaign_arn.as_deref())?;
+    let campaign = campaign_by_arn(state, req.campaign_arn.as_deref(), Service::Runtime)?;
     *series = Some(Arc::clone(&campaign.ranking_metrics));
     let user = req
         .user_id
@@ -669,7 +619,7 @@ pub fn recommendations(
              ({r})"
         )));
     }
-    let campaign = campaign(state, req.campaign_arn.as_deref())?;
+    let campaign = campaign_by_arn(state, req.campaign_arn.as_deref(), Service::Runtime)?;
     *series = Some(Arc::clone(&campaign.recommendations_metrics));
     if let Some(user) = req.user_id.as_deref() {
         check_chars("userId", user, 1, 256)?;

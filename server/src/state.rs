@@ -19,7 +19,7 @@
 //!   therefore either read by the load or applied after it (upserts are idempotent).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use apache_avro::types::Value;
 use attune::events::Recorder;
@@ -32,18 +32,8 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics, Route, Series};
 use crate::realtime::{seq_of_secs, RealtimeCache, RecentEvent};
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::sync::{lock, read, write};
+use crate::upstream::Upstream;
 
 /// Nanoseconds since the Unix epoch (the scale of ingestion sequence numbers).
 pub(crate) fn now_seq() -> u64 {
@@ -217,8 +207,8 @@ pub struct AppState {
     trackers: RwLock<HashMap<String, String>>,
     reload: Mutex<()>,
     metrics: Metrics,
-    /// The search proxy's client, when `opensearch_url` is set.
-    proxy: Option<crate::proxy::Proxy>,
+    /// The search proxy's OpenSearch client, when `opensearch_url` is set.
+    upstream: Option<Upstream>,
 }
 
 impl AppState {
@@ -226,8 +216,8 @@ impl AppState {
     /// [`AppState::reload_campaigns`] runs. BLOCKING.
     pub fn open(config: Config) -> Result<AppState, attune::Error> {
         let store = Store::open(&config.data_dir)?;
-        let proxy = match &config.proxy {
-            Some(p) => Some(crate::proxy::Proxy::new(p).map_err(attune::Error::InvalidInput)?),
+        let upstream = match &config.proxy {
+            Some(p) => Some(Upstream::new(p).map_err(attune::Error::InvalidInput)?),
             None => None,
         };
         Ok(AppState {
@@ -239,7 +229,7 @@ impl AppState {
             trackers: RwLock::new(HashMap::new()),
             reload: Mutex::new(()),
             metrics: Metrics::default(),
-            proxy,
+            upstream,
         })
     }
 
@@ -263,9 +253,9 @@ impl AppState {
         &self.metrics
     }
 
-    /// The search proxy, when `opensearch_url` is set.
-    pub fn proxy(&self) -> Option<&crate::proxy::Proxy> {
-        self.proxy.as_ref()
+    /// The search proxy's OpenSearch client, when `opensearch_url` is set.
+    pub fn upstream(&self) -> Option<&Upstream> {
+        self.upstream.as_ref()
     }
 
     /// A live campaign by name.

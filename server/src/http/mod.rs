@@ -1,9 +1,8 @@
-//! The HTTP layer: routing ([`routes`]), errors in AWS's shape ([`error`]) and the request-body
-//! helpers every handler uses (JSON parsing with the failing field named, length and pattern
-//! checks).
+//! The ground every handler stands on: errors in AWS's shape ([`error`]), a handler's
+//! [`Failure`], and the request-body helpers (JSON parsing with the failing field named, length
+//! and pattern checks, the API key comparison). It imports nothing from the rest of the server.
 
 pub mod error;
-pub mod routes;
 
 use serde::Deserialize;
 

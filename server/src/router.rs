@@ -25,10 +25,10 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tracing::{error, Instrument};
 
-use super::{ApiError, Failure, Service};
+use crate::http::{key_matches, ApiError, Failure, Service};
 use crate::metrics::{Route, Series};
 use crate::state::AppState;
-use crate::{control, events, opensearch, proxy, runtime};
+use crate::{control, events, proxy, rerank, runtime};
 
 /// The content type of control-plane responses (awsJson1_1).
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -75,7 +75,7 @@ impl Target {
             Target::Events => Route::Events,
             Target::Items => Route::Items,
             Target::Users => Route::Users,
-            // Campaign-level series are the campaign's ranking series; see crate::opensearch.
+            // Campaign-level series are the campaign's ranking series; see crate::rerank.
             Target::OpenSearchRerank | Target::OpenSearchScores => Route::OpenSearch,
             Target::Proxy => Route::Proxy,
             Target::Health => Route::Health,
@@ -186,7 +186,7 @@ fn target<B>(req: &Request<B>, proxy: bool) -> Result<Target, ApiError> {
 
 /// Whether the request carries the configured API key (compared in constant time).
 fn authorized<B>(req: &Request<B>, key: &str) -> bool {
-    let eq = |given: &[u8]| super::key_matches(given, key);
+    let eq = |given: &[u8]| key_matches(given, key);
     let bearer = req
         .headers()
         .get(AUTHORIZATION)
@@ -348,7 +348,7 @@ where
             );
         }
     }
-    let target = match target(&req, state.proxy().is_some()) {
+    let target = match target(&req, state.upstream().is_some()) {
         Ok(t) => t,
         Err(e) => {
             let content_type = if req.headers().contains_key("x-amz-target") {
@@ -426,8 +426,8 @@ where
             state, &body, series,
         )?)),
         Target::Recommendations => Ok(ok_json(runtime::recommendations(state, &body, series)?)),
-        Target::OpenSearchRerank => Ok(ok_json(opensearch::rerank(state, &body, series)?)),
-        Target::OpenSearchScores => Ok(ok_json(opensearch::scores(state, &body, series)?)),
+        Target::OpenSearchRerank => Ok(ok_json(rerank::rerank(state, &body, series)?)),
+        Target::OpenSearchScores => Ok(ok_json(rerank::scores(state, &body, series)?)),
         Target::Proxy => proxy::search(state, &parts, body).await,
         Target::Events => events::put_events(Arc::clone(state), body)
             .await

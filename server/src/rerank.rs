@@ -57,16 +57,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use attune::blend::{self, BlendedHit};
-use attune::model::{Model, Recipe};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{check_arn, check_chars, parse_json, ApiError, Service};
+use crate::http::{check_chars, parse_json, ApiError, Service};
 use crate::metrics::Series;
-use crate::realtime::Recent;
-use crate::runtime::{check_context, recent_events};
-use crate::state::{AppState, LiveCampaign};
+use crate::ranking::{blend_hits, campaign_by_arn, check_context, check_ranking_campaign};
+use crate::state::AppState;
 
 /// The most hits a request may carry (OpenSearch's default `index.max_result_window`).
 pub const MAX_HITS: usize = 10_000;
@@ -150,17 +148,6 @@ fn page_from(from: Option<&Value>) -> Result<usize, ApiError> {
     }
 }
 
-/// The live campaign a `campaignArn` names.
-pub(crate) fn campaign(state: &AppState, arn: Option<&str>) -> Result<Arc<LiveCampaign>, ApiError> {
-    let arn = arn.ok_or_else(|| ApiError::invalid("campaignArn: required"))?;
-    check_arn("campaignArn", arn)?;
-    let not_found = || ApiError::not_found(Service::Attune, format!("campaign not found: {arn}"));
-    match attune::arn::parse(arn) {
-        Some(("campaign", name)) => state.campaign(name).ok_or_else(not_found),
-        _ => Err(not_found()),
-    }
-}
-
 /// Validates a request and blends its hits. Returns the blended order, the number of hits and
 /// the number of leading hits blended.
 fn blend_request(
@@ -169,7 +156,7 @@ fn blend_request(
     series: &mut Option<Arc<Series>>,
 ) -> Result<(Vec<BlendedHit>, usize, usize), ApiError> {
     let req: RerankRequest<'_> = parse_json(body)?;
-    let campaign = campaign(state, req.campaign_arn.as_deref())?;
+    let campaign = campaign_by_arn(state, req.campaign_arn.as_deref(), Service::Attune)?;
     *series = Some(Arc::clone(&campaign.ranking_metrics));
     let weight = plugin_config::weight_from_value(req.weight.as_ref())
         .map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -202,37 +189,6 @@ fn blend_request(
     let ids: Vec<Option<&str>> = item_ids.iter().map(|i| i.0.as_deref()).collect();
     let blended = blend_hits(&campaign, user, &ids, weight, from);
     Ok((blended, n, n.min(blend::MAX_RERANKED_HITS)))
-}
-
-/// Checks that a campaign serves a PERSONALIZED_RANKING model (400 otherwise).
-pub(crate) fn check_ranking_campaign(campaign: &LiveCampaign) -> Result<(), ApiError> {
-    let model: &Model = &campaign.model;
-    if model.recipe() != Recipe::PersonalizedRanking {
-        return Err(ApiError::invalid(format!(
-            "campaign {} serves a {} recipe; re-ranking search hits needs a \
-             PERSONALIZED_RANKING campaign",
-            campaign.info.campaign_arn,
-            model.recipe().recipe_type()
-        )));
-    }
-    Ok(())
-}
-
-/// The blend of the OpenSearch endpoints and the search proxy: hits' item ids in OpenSearch
-/// order re-ranked for `user` with the campaign's model and the user's real-time events, the
-/// hits being the page of the results that starts at hit `from` ([`blend::rerank_from`]).
-pub(crate) fn blend_hits(
-    campaign: &LiveCampaign,
-    user: &str,
-    ids: &[Option<&str>],
-    weight: f64,
-    from: usize,
-) -> Vec<BlendedHit> {
-    blend::rerank_from(ids, weight, from, |distinct| {
-        let mut buf = Recent::new();
-        let recent = recent_events(campaign, user, &mut buf);
-        campaign.model.rank(user, &recent, distinct)
-    })
 }
 
 fn push_f64(out: &mut Vec<u8>, x: f64) {
