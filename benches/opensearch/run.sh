@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Search latency through a real OpenSearch 2.19 node with and without Attune's
-# personalized_search_ranking processor (not part of CI).
+# Search latency through a real OpenSearch node (3.x by default, LINE=2 for 2.19) with and
+# without Attune's personalized_search_ranking processor, and through Attune's search proxy, in
+# one run (not part of CI).
 #
 # Builds the release `attune` and uses the plugin zip and the OpenSearch integ-test distribution
 # that `mvn -B -f opensearch-plugin/pom.xml verify` leaves under opensearch-plugin/target.
 # Generates synthetic data (5,000 users, 2,000 items, 150,000 interactions), trains a
 # Personalized-Ranking solution (iALS, 64 factors), deploys it as campaign `rank`, starts
-# `attune serve` and a node with the plugin pointed at it, indexes the 2,000 items into
-# `demo-catalog` (plugin-config's index template) and creates the guide's pipeline
-# (plugin-config/pipelines/personalized-search-ranking.json, weight 0.3). Then, on the same
-# node in the same run, alternating:
-#   plain-c1      100-hit search without the pipeline, one connection (latency)
-#   pipeline-c1   the same search through the pipeline, one connection
-#   plain-c8 / pipeline-c8   the same with 8 connections (throughput under load)
-# and prints the table plus the processor's execution and failure counts from
-# GET /_nodes/stats/search_pipeline. Needs wrk, curl and python3.
+# `attune serve` (also the proxy: --opensearch-url, campaign `rank`, weight 0.3) and a node with
+# the plugin pointed at it, indexes the 2,000 items into `demo-catalog` (plugin-config's index
+# template) and creates the guide's pipeline (plugin-config/pipelines/personalized-search-ranking.json,
+# weight 0.3). Then, for 10- and 100-hit searches, one connection each (sequential searches,
+# so the latency is a search's own), alternating in each round:
+#   plain-N      the search without the pipeline, straight to the node
+#   pipeline-N   the same search through the pipeline
+#   proxy-N      the same search through Attune's proxy (to the same node, no pipeline)
+# and prints the table, what the pipeline and the proxy add to the plain search's p50 and p99,
+# and the processor's execution and failure counts from GET /_nodes/stats/search_pipeline.
+# Needs wrk, curl and python3.
 #
 # Usage: benches/opensearch/run.sh
-# Knobs: LINE=3 (the OpenSearch line: 2 for 2.19, 3 for 3.x) DURATION=10s ROUNDS=2 KEEP=1 OS_HEAP=1g
+# Knobs: LINE=3 (2 for 2.19) DURATION=10s ROUNDS=2 KEEP=1 OS_HEAP=1g PLUGIN_ZIP=<another build
+# of the line's zip, e.g. to compare two versions of the plugin>
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,7 +46,7 @@ trap cleanup EXIT
 for tool in wrk curl python3 java; do
     command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
-ZIP=$(ls "$ROOT"/opensearch-plugin/target/releases/attune-opensearch-plugin-os-"$LINE".*.zip 2>/dev/null | tail -n1)
+ZIP=${PLUGIN_ZIP:-$(ls "$ROOT"/opensearch-plugin/target/releases/attune-opensearch-plugin-os-"$LINE".*.zip 2>/dev/null | tail -n1)}
 DIST=$(ls -d "$ROOT"/opensearch-plugin/target/opensearch-dist/opensearch-"$LINE".*/ 2>/dev/null | tail -n1)
 [[ -f "$ZIP" && -n "$DIST" ]] || {
     echo "error: run 'mvn -B -f opensearch-plugin/pom.xml verify' first (plugin zip and OpenSearch distribution)" >&2
@@ -65,8 +69,12 @@ done
     --hp algorithm=ials --hp factors=64 --no-evaluate >/dev/null
 "$BIN" deploy --data-dir "$DATA" --campaign rank --solution rank >/dev/null
 
-echo "== starting attune serve" >&2
-start_attune
+OS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TR_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+OS="http://127.0.0.1:$OS_PORT"
+
+echo "== starting attune serve (also the proxy in front of $OS)" >&2
+start_attune --opensearch-url "$OS" --proxy-campaign rank --proxy-weight 0.3
 ATTUNE="http://$ADDR"
 
 echo "== starting OpenSearch with the plugin" >&2
@@ -81,8 +89,6 @@ if [[ -z "${OPENSEARCH_JAVA_HOME:-}" ]]; then
 fi
 export OPENSEARCH_JAVA_HOME
 "$WORK/os/bin/opensearch-plugin" install --batch "file://$ZIP" >/dev/null
-OS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-TR_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # OpenSearch refuses to run as root: then run it in a user namespace, as an unprivileged user.
 PREFIX=()
 [[ $(id -u) == 0 ]] && PREFIX=(unshare -U)
@@ -91,7 +97,6 @@ OPENSEARCH_JAVA_OPTS="-Xms$OS_HEAP -Xmx$OS_HEAP" setsid "${PREFIX[@]}" "$WORK/os
     -Etransport.port="$TR_PORT" -Ecluster.routing.allocation.disk.threshold_enabled=false \
     -Epersonalized_search_ranking.service.endpoint="$ATTUNE" >"$WORK/os.log" 2>&1 &
 NODE_PID=$!
-OS="http://127.0.0.1:$OS_PORT"
 for _ in $(seq 1 900); do
     curl -fsS "$OS/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1 && break
     kill -0 "$NODE_PID" 2>/dev/null || { tail -40 "$WORK/os.log" >&2; exit 1; }
@@ -119,28 +124,49 @@ sed 's#campaign/demo-ranking#campaign/rank#' "$ROOT/plugin-config/pipelines/pers
 RESULTS="$WORK/results"
 : >"$RESULTS"
 export LOAD_DIR="$ROOT/benches/load"
-run() { # name connections path
-    echo "== $1 ($2 connections, $DURATION)" >&2
-    SCENARIO=$1 CONNS=$2 ITEMS_PER_REQUEST=100 \
-        wrk -t1 -c"$2" -d"$DURATION" -s "$HERE/search.lua" "$OS$3" | grep '^RESULT' | tee -a "$RESULTS" >&2
+run() { # name size base path
+    echo "== $1 (1 connection, $DURATION)" >&2
+    SCENARIO=$1 CONNS=1 SIZE=$2 ITEMS_PER_REQUEST=$2 \
+        wrk -t1 -c1 -d"$DURATION" -s "$HERE/search.lua" "$3$4" | grep '^RESULT' | tee -a "$RESULTS" >&2
 }
 PLAIN="/demo-catalog/_search"
 PIPE="/demo-catalog/_search?search_pipeline=personalized-search-ranking"
-# Warm-up: JIT and caches on both paths.
-DURATION=5s run warmup-plain 4 "$PLAIN" >/dev/null 2>&1
-DURATION=5s run warmup-pipeline 4 "$PIPE" >/dev/null 2>&1
+# Warm-up: JIT and caches on every path.
+for size in 10 100; do
+    DURATION=5s run warmup "$size" "$OS" "$PLAIN" >/dev/null 2>&1
+    DURATION=5s run warmup "$size" "$OS" "$PIPE" >/dev/null 2>&1
+    DURATION=5s run warmup "$size" "$ATTUNE" "$PLAIN" >/dev/null 2>&1
+done
 : >"$RESULTS"
 for _ in $(seq 1 "$ROUNDS"); do
-    run plain-c1 1 "$PLAIN"
-    run pipeline-c1 1 "$PIPE"
-    run plain-c8 8 "$PLAIN"
-    run pipeline-c8 8 "$PIPE"
+    for size in 10 100; do
+        run "plain-$size" "$size" "$OS" "$PLAIN"
+        run "pipeline-$size" "$size" "$OS" "$PIPE"
+        run "proxy-$size" "$size" "$ATTUNE" "$PLAIN"
+    done
 done
 
 echo
-echo "loopback, $(nproc) cores, OpenSearch heap $OS_HEAP, wrk -t1, $DURATION per run, 100 hits per search"
-printf '%-12s %6s %10s %10s %9s %9s %7s\n' scenario conns requests req/s p50_ms p99_ms errors
-awk '{ printf "%-12s %6s %10s %10.0f %9.3f %9.3f %7s\n", $2, $3, $4, $5, $7, $8, $9 }' "$RESULTS"
+echo "loopback, $(nproc) cores, OpenSearch $(basename "$DIST") heap $OS_HEAP, wrk -t1 -c1, $DURATION per run, $ROUNDS rounds"
+printf '%-13s %10s %9s %9s %9s %7s\n' scenario requests req/s p50_ms p99_ms errors
+awk '{ printf "%-13s %10s %9.0f %9.3f %9.3f %7s\n", $2, $4, $5, $7, $8, $9 }' "$RESULTS"
+echo
+echo "added to the plain search (median over the rounds of each run's p50 and p99):"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    runs.setdefault(f[1], []).append((float(f[6]), float(f[7])))
+def med(name, k):
+    return statistics.median(r[k] for r in runs[name])
+for size in (10, 100):
+    plain = "plain-%d" % size
+    for via in ("pipeline", "proxy"):
+        name = "%s-%d" % (via, size)
+        print("  %-8s %3d hits: p50 %+.3f ms, p99 %+.3f ms" % (
+            via, size, med(name, 0) - med(plain, 0), med(name, 1) - med(plain, 1)))
+PY
 curl -fsS "$OS/_nodes/stats/search_pipeline" | python3 -c '
 import json, sys
 stats = json.load(sys.stdin)

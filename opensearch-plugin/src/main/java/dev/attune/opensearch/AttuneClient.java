@@ -1,24 +1,33 @@
 package dev.attune.opensearch;
 
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.security.AccessController;
-import java.security.PrivilegedAction;
+import java.security.PrivilegedActionException;
+import java.security.PrivilegedExceptionAction;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
 
 import org.opensearch.OpenSearchStatusException;
 import org.opensearch.common.unit.TimeValue;
@@ -29,22 +38,36 @@ import org.opensearch.core.xcontent.NamedXContentRegistry;
 import org.opensearch.core.xcontent.XContentParser;
 
 /**
- * The node's one connection to Attune: a JDK {@link HttpClient} (connections pooled and reused)
- * calling {@code POST {endpoint}/opensearch/rerank}. Failures are mapped to what OpenSearch
- * should answer: Attune refusing the node's API key (401, 403) to 500 naming the keystore
- * setting, its other 4xx to {@link IllegalArgumentException} (HTTP 400 to the client, with
- * Attune's message), its 5xx and unusable answers to 502, an unreachable server to 503, a call
- * over the timeout to 504.
+ * The node's one connection to Attune: {@code POST {endpoint}/opensearch/rerank} over HTTP/1.1
+ * on kept-alive sockets (pooled, reused; TCP_NODELAY), each call made by one of the client's
+ * own threads, which also completes the call's future. That is one thread hand-off per call:
+ * the JDK's {@code HttpClient} took four (caller, selector, executor, completion) and checked
+ * permissions at each under OpenSearch 2's security manager, about 2 ms of every search on a
+ * loaded node (see benches/opensearch).
+ *
+ * <p>Failures are mapped to what OpenSearch should answer: Attune refusing the node's API key
+ * (401, 403) to 500 naming the keystore setting, its other 4xx to
+ * {@link IllegalArgumentException} (HTTP 400 to the client, with Attune's message), its 5xx and
+ * unusable answers to 502, an unreachable server to 503, a call over the timeout to 504.
  */
 final class AttuneClient implements AutoCloseable {
     /** The most of an error body quoted in a message. */
     private static final int MAX_QUOTED = 512;
+    /** The most of an answer read (Attune's answers to 10,000 ids are far smaller). */
+    private static final int MAX_ANSWER = 16 << 20;
+    /** The most of the status line and headers read. */
+    private static final int MAX_HEAD = 64 << 10;
 
     private final URI rerankUri;
     private final Duration timeout;
     private final String apiKey;
+    private final String host;
+    private final int port;
+    private final boolean https;
+    private final byte[] requestHead;
     private final ExecutorService executor;
-    private final HttpClient http;
+    private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
+    private volatile boolean closed;
 
     /** The answer of {@code /opensearch/rerank}: hit indices best first, and their scores. */
     static final class Reranked {
@@ -59,28 +82,65 @@ final class AttuneClient implements AutoCloseable {
         }
     }
 
+    /** What came back: the status and the body. */
+    private static final class Answer {
+        final int status;
+        final byte[] body;
+
+        Answer(int status, byte[] body) {
+            this.status = status;
+            this.body = body;
+        }
+    }
+
+    /** One kept-alive socket. */
+    private static final class Connection {
+        final Socket socket;
+        final InputStream in;
+        final OutputStream out;
+
+        Connection(Socket socket) throws IOException {
+            this.socket = socket;
+            this.in = new BufferedInputStream(socket.getInputStream(), 16 << 10);
+            this.out = socket.getOutputStream();
+        }
+
+        void close() {
+            try {
+                socket.close();
+            } catch (IOException e) {
+                // Nothing to do about it.
+            }
+        }
+    }
+
     AttuneClient(URI endpoint, TimeValue timeout, String apiKey) {
         this.rerankUri = AttuneSettings.rerankUri(endpoint);
         this.timeout = Duration.ofMillis(timeout.millis());
         this.apiKey = apiKey;
-        // The client's own threads. Its default executor makes "innocuous" threads outside the
-        // caller's thread group, which OpenSearch's security manager refuses to plugins
-        // (ThreadPermission modifyArbitraryThread); these stay in the caller's group.
+        this.https = "https".equalsIgnoreCase(rerankUri.getScheme());
+        this.host = rerankUri.getHost();
+        this.port = rerankUri.getPort() >= 0 ? rerankUri.getPort() : https ? 443 : 80;
+        String hostHeader = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        StringBuilder head = new StringBuilder();
+        head.append("POST ").append(rerankUri.getRawPath()).append(" HTTP/1.1\r\n");
+        head.append("Host: ").append(hostHeader);
+        if (rerankUri.getPort() >= 0) {
+            head.append(':').append(port);
+        }
+        head.append("\r\nContent-Type: application/json\r\nAccept: application/json\r\n");
+        if (apiKey != null) {
+            head.append("x-api-key: ").append(apiKey).append("\r\n");
+        }
+        head.append("Content-Length: ");
+        this.requestHead = head.toString().getBytes(StandardCharsets.UTF_8);
+        // The client's own threads (daemon, in the group of the thread that makes them).
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "attune-rerank-http-" + threads.incrementAndGet());
+            Thread t = new Thread(r, "attune-rerank-" + threads.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        this.http = AccessController.doPrivileged(
-            (PrivilegedAction<HttpClient>) () -> HttpClient.newBuilder()
-                .executor(executor)
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(this.timeout)
-                .proxy(HttpClient.Builder.NO_PROXY)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build()
-        );
     }
 
     /** Where the client posts. */
@@ -101,39 +161,253 @@ final class AttuneClient implements AutoCloseable {
      * @param hits the number of hits sent (the answer must order exactly these)
      */
     CompletableFuture<Reranked> rerank(byte[] body, int hits) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(rerankUri)
-            .timeout(timeout)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        if (apiKey != null) {
-            request.header("x-api-key", apiKey);
-        }
-        HttpRequest built = request.build();
-        CompletableFuture<HttpResponse<byte[]>> sent;
+        CompletableFuture<Reranked> result = new CompletableFuture<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            // The security manager checks the URLPermission against the caller's context: the
-            // plugin's policy grants it, the callers above us need not.
-            sent = AccessController.doPrivileged(
-                (PrivilegedAction<CompletableFuture<HttpResponse<byte[]>>>) () -> http.sendAsync(
-                    built,
-                    HttpResponse.BodyHandlers.ofByteArray()
-                )
-            );
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(unreachable(e));
+            executor.execute(() -> {
+                try {
+                    result.complete(answer(call(body, deadline), hits));
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(unreachable(e));
         }
-        return sent.handle((response, error) -> {
-            if (error != null) {
-                throw new CompletionException(mapFailure(error));
-            }
-            return answer(response, hits);
-        });
+        return result;
     }
 
-    private Reranked answer(HttpResponse<byte[]> response, int hits) {
-        int status = response.statusCode();
-        byte[] body = response.body() == null ? new byte[0] : response.body();
+    /** One exchange, on an idle connection or a new one; a reused connection the server has closed is replaced once. */
+    private Answer call(byte[] body, long deadline) {
+        byte[] request = request(body);
+        Connection reused = idle.pollFirst();
+        if (reused != null) {
+            try {
+                return exchange(reused, request, deadline);
+            } catch (IOException stale) {
+                reused.close();
+                if (stale instanceof SocketTimeoutException) {
+                    throw overTime(stale);
+                }
+                // Closed while idle: try a new connection.
+            }
+        }
+        Connection fresh;
+        try {
+            fresh = connect(deadline);
+        } catch (SocketTimeoutException e) {
+            throw new OpenSearchStatusException(
+                "could not connect to Attune at " + rerankUri + " within " + timeout.toMillis() + "ms",
+                RestStatus.GATEWAY_TIMEOUT,
+                e
+            );
+        } catch (IOException | RuntimeException e) {
+            throw unreachable(e);
+        }
+        try {
+            return exchange(fresh, request, deadline);
+        } catch (SocketTimeoutException e) {
+            fresh.close();
+            throw overTime(e);
+        } catch (IOException e) {
+            fresh.close();
+            throw unreachable(e);
+        }
+    }
+
+    private byte[] request(byte[] body) {
+        byte[] length = (body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] request = new byte[requestHead.length + length.length + body.length];
+        System.arraycopy(requestHead, 0, request, 0, requestHead.length);
+        System.arraycopy(length, 0, request, requestHead.length, length.length);
+        System.arraycopy(body, 0, request, requestHead.length + length.length, body.length);
+        return request;
+    }
+
+    private Connection connect(long deadline) throws IOException {
+        int millis = remainingMillis(deadline);
+        try {
+            // The plugin's policy grants the connection; the callers above need not.
+            return AccessController.doPrivileged((PrivilegedExceptionAction<Connection>) () -> {
+                Socket socket = new Socket();
+                try {
+                    socket.setTcpNoDelay(true);
+                    socket.setKeepAlive(true);
+                    socket.connect(new InetSocketAddress(host, port), millis);
+                    if (https) {
+                        SSLSocket tls = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(
+                            socket,
+                            host,
+                            port,
+                            true
+                        );
+                        SSLParameters params = tls.getSSLParameters();
+                        params.setEndpointIdentificationAlgorithm("HTTPS");
+                        tls.setSSLParameters(params);
+                        tls.setSoTimeout(remainingMillis(deadline));
+                        tls.startHandshake();
+                        return new Connection(tls);
+                    }
+                    return new Connection(socket);
+                } catch (IOException | RuntimeException e) {
+                    socket.close();
+                    throw e;
+                }
+            });
+        } catch (PrivilegedActionException e) {
+            throw (IOException) e.getException();
+        }
+    }
+
+    private static int remainingMillis(long deadline) throws SocketTimeoutException {
+        long left = (deadline - System.nanoTime()) / 1_000_000;
+        if (left <= 0) {
+            throw new SocketTimeoutException("timed out");
+        }
+        return (int) Math.min(Integer.MAX_VALUE, left);
+    }
+
+    /** Writes the request, reads the answer; keeps the connection for the next call when both sides allow it. */
+    private Answer exchange(Connection c, byte[] request, long deadline) throws IOException {
+        c.socket.setSoTimeout(remainingMillis(deadline));
+        c.out.write(request);
+        c.out.flush();
+        String statusLine = line(c.in);
+        String[] parts = statusLine.split(" ", 3);
+        if (parts.length < 2 || !parts[0].startsWith("HTTP/1.")) {
+            throw new IOException("not an HTTP/1.1 answer: " + statusLine);
+        }
+        int status;
+        try {
+            status = Integer.parseInt(parts[1]);
+        } catch (NumberFormatException e) {
+            throw new IOException("not an HTTP status: " + statusLine, e);
+        }
+        long length = -1;
+        boolean chunked = false;
+        boolean keepAlive = parts[0].equals("HTTP/1.1");
+        int headBytes = statusLine.length();
+        for (String header = line(c.in); !header.isEmpty(); header = line(c.in)) {
+            headBytes += header.length();
+            if (headBytes > MAX_HEAD) {
+                throw new IOException("the answer's headers are too long");
+            }
+            int colon = header.indexOf(':');
+            if (colon <= 0) {
+                continue;
+            }
+            String name = header.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+            String value = header.substring(colon + 1).trim().toLowerCase(Locale.ROOT);
+            if (name.equals("content-length")) {
+                length = Long.parseLong(value);
+            } else if (name.equals("transfer-encoding")) {
+                chunked = value.contains("chunked");
+            } else if (name.equals("connection")) {
+                keepAlive = keepAlive ? !value.contains("close") : value.contains("keep-alive");
+            }
+        }
+        byte[] body;
+        if (chunked) {
+            body = chunked(c, deadline);
+        } else if (length >= 0) {
+            if (length > MAX_ANSWER) {
+                throw new IOException("an answer of " + length + " bytes");
+            }
+            body = exactly(c, (int) length, deadline);
+        } else {
+            keepAlive = false;
+            body = untilClosed(c, deadline);
+        }
+        if (keepAlive && !closed) {
+            idle.offerFirst(c);
+        } else {
+            c.close();
+        }
+        return new Answer(status, body);
+    }
+
+    private static String line(InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        while (true) {
+            int ch = in.read();
+            if (ch < 0) {
+                throw new IOException("connection closed by Attune");
+            }
+            if (ch == '\n') {
+                int n = b.length();
+                if (n > 0 && b.charAt(n - 1) == '\r') {
+                    b.setLength(n - 1);
+                }
+                return b.toString();
+            }
+            if (b.length() > MAX_HEAD) {
+                throw new IOException("an answer line is too long");
+            }
+            b.append((char) ch);
+        }
+    }
+
+    private static byte[] exactly(Connection c, int length, long deadline) throws IOException {
+        byte[] body = new byte[length];
+        int read = 0;
+        while (read < length) {
+            c.socket.setSoTimeout(remainingMillis(deadline));
+            int n = c.in.read(body, read, length - read);
+            if (n < 0) {
+                throw new IOException("connection closed by Attune after " + read + " of " + length + " bytes");
+            }
+            read += n;
+        }
+        return body;
+    }
+
+    private static byte[] chunked(Connection c, long deadline) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        while (true) {
+            String size = line(c.in);
+            int semi = size.indexOf(';');
+            int n = Integer.parseInt((semi >= 0 ? size.substring(0, semi) : size).trim(), 16);
+            if (n == 0) {
+                for (String trailer = line(c.in); !trailer.isEmpty(); trailer = line(c.in)) {
+                    // Trailers are not used.
+                }
+                return out.toByteArray();
+            }
+            if (out.size() + n > MAX_ANSWER) {
+                throw new IOException("an answer over " + MAX_ANSWER + " bytes");
+            }
+            out.write(exactly(c, n, deadline));
+            line(c.in);
+        }
+    }
+
+    private static byte[] untilClosed(Connection c, long deadline) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[8192];
+        while (true) {
+            c.socket.setSoTimeout(remainingMillis(deadline));
+            int n = c.in.read(buf);
+            if (n < 0) {
+                return out.toByteArray();
+            }
+            if (out.size() + n > MAX_ANSWER) {
+                throw new IOException("an answer over " + MAX_ANSWER + " bytes");
+            }
+            out.write(buf, 0, n);
+        }
+    }
+
+    private RuntimeException overTime(Throwable cause) {
+        return new OpenSearchStatusException(
+            "Attune at " + rerankUri + " did not answer within " + timeout.toMillis() + "ms",
+            RestStatus.GATEWAY_TIMEOUT,
+            cause
+        );
+    }
+
+    private Reranked answer(Answer response, int hits) {
+        int status = response.status;
+        byte[] body = response.body;
         if (status >= 200 && status < 300) {
             try {
                 return parse(body, hits);
@@ -173,28 +447,6 @@ final class AttuneClient implements AutoCloseable {
             "Attune failed to re-rank the hits: " + what + " [HTTP " + status + " from " + rerankUri + "]",
             RestStatus.BAD_GATEWAY
         );
-    }
-
-    private RuntimeException mapFailure(Throwable error) {
-        Throwable cause = error;
-        while (cause instanceof CompletionException && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
-        if (cause instanceof HttpConnectTimeoutException) {
-            return new OpenSearchStatusException(
-                "could not connect to Attune at " + rerankUri + " within " + timeout.toMillis() + "ms",
-                RestStatus.GATEWAY_TIMEOUT,
-                cause
-            );
-        }
-        if (cause instanceof HttpTimeoutException) {
-            return new OpenSearchStatusException(
-                "Attune at " + rerankUri + " did not answer within " + timeout.toMillis() + "ms",
-                RestStatus.GATEWAY_TIMEOUT,
-                cause
-            );
-        }
-        return unreachable(cause);
     }
 
     private RuntimeException unreachable(Throwable cause) {
@@ -300,16 +552,10 @@ final class AttuneClient implements AutoCloseable {
 
     @Override
     public void close() {
-        // Java 21 and later can stop the client (waiting for calls in flight, each bounded by
-        // the timeout); before that its selector thread ends with it.
-        HttpClient client = http;
-        if (client instanceof AutoCloseable) {
-            try {
-                ((AutoCloseable) client).close();
-            } catch (Exception e) {
-                // Closing at node shutdown: nothing to do about it.
-            }
-        }
+        closed = true;
         executor.shutdown();
+        for (Connection c = idle.pollFirst(); c != null; c = idle.pollFirst()) {
+            c.close();
+        }
     }
 }

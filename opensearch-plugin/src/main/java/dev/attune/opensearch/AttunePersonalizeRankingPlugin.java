@@ -63,7 +63,7 @@ public class AttunePersonalizeRankingPlugin extends Plugin implements SearchPipe
     public Map<String, Processor.Factory<SearchResponseProcessor>> getResponseProcessors(Parameters parameters) {
         return Map.of(
             ProcessorConfig.TYPE,
-            new PersonalizedSearchRankingProcessor.Factory(client, parameters.threadContext, parameters.genericExecutor)
+            new PersonalizedSearchRankingProcessor.Factory(client, parameters.threadContext)
         );
     }
 

@@ -9,7 +9,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Consumer;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -52,8 +51,8 @@ import org.opensearch.search.sort.SortOrder;
  * response is returned untouched, without a call. Otherwise the search must carry
  * {@code ext.personalize_request_parameters.user_id}, and at least one hit an item id (else the
  * processor fails naming {@code item_id_field}, and {@code ignore_failure} decides). The call is
- * asynchronous; its result is applied on OpenSearch's generic thread pool with the search's
- * thread context. Everything else of the response (total hits, aggregations, suggestions,
+ * asynchronous (one of the client's threads makes it); its result is applied on that thread,
+ * with the search's thread context. Everything else of the response (total hits, aggregations, suggestions,
  * profile, shards, scroll and PIT ids, phase took, response ext) is kept; {@code took} grows by
  * the call's time.
  */
@@ -70,7 +69,6 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
     private final ProcessorConfig config;
     private final AttuneClient client;
     private final ThreadContext threadContext;
-    private final Consumer<Runnable> executor;
 
     PersonalizedSearchRankingProcessor(
         String tag,
@@ -78,14 +76,12 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
         boolean ignoreFailure,
         ProcessorConfig config,
         AttuneClient client,
-        ThreadContext threadContext,
-        Consumer<Runnable> executor
+        ThreadContext threadContext
     ) {
         super(tag, description, ignoreFailure);
         this.config = config;
         this.client = client;
         this.threadContext = threadContext;
-        this.executor = executor;
     }
 
     @Override
@@ -147,15 +143,8 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             ? responseListener
             : ContextPreservingActionListener.wrapPreservingContext(responseListener, threadContext);
         long start = System.nanoTime();
-        client.rerank(body, hits.length).whenComplete((reranked, error) -> {
-            Runnable finish = () -> finish(response, reranked, error, start, listener);
-            try {
-                executor.accept(finish);
-            } catch (RuntimeException rejected) {
-                // The pool is shutting down: finish here rather than leave the search hanging.
-                finish.run();
-            }
-        });
+        // Finished on the client's thread that made the call: no further hand-off.
+        client.rerank(body, hits.length).whenComplete((reranked, error) -> finish(response, reranked, error, start, listener));
     }
 
     private void finish(
@@ -362,12 +351,10 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
     public static final class Factory implements Processor.Factory<SearchResponseProcessor> {
         private final AttuneClient client;
         private final ThreadContext threadContext;
-        private final Consumer<Runnable> executor;
 
-        Factory(AttuneClient client, ThreadContext threadContext, Consumer<Runnable> executor) {
+        Factory(AttuneClient client, ThreadContext threadContext) {
             this.client = client;
             this.threadContext = threadContext;
-            this.executor = executor;
         }
 
         @Override
@@ -382,7 +369,7 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             // Every pipeline shares the node's one client, so inline (ad-hoc) pipelines in a
             // search request cost nothing more than named ones and are allowed.
             ProcessorConfig parsed = ProcessorConfig.read(tag, config);
-            return new PersonalizedSearchRankingProcessor(tag, description, ignoreFailure, parsed, client, threadContext, executor);
+            return new PersonalizedSearchRankingProcessor(tag, description, ignoreFailure, parsed, client, threadContext);
         }
     }
 }

@@ -18,8 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.lucene.search.TotalHits;
@@ -70,20 +68,17 @@ public class PersonalizedSearchRankingProcessorTest {
     private static final String ARN = "arn:aws:personalize:local:000000000000:campaign/demo-ranking";
 
     private StubAttune attune;
-    private ExecutorService generic;
     private ThreadContext threadContext;
 
     @Before
     public void start() throws IOException {
         attune = new StubAttune();
-        generic = Executors.newSingleThreadExecutor();
         threadContext = new ThreadContext(Settings.EMPTY);
     }
 
     @After
     public void stop() {
         attune.close();
-        generic.shutdownNow();
     }
 
     private AttuneClient client(String apiKey, TimeValue timeout) {
@@ -102,11 +97,7 @@ public class PersonalizedSearchRankingProcessorTest {
     }
 
     private PersonalizedSearchRankingProcessor processor(AttuneClient client, Object weight, String itemIdField) {
-        PersonalizedSearchRankingProcessor.Factory factory = new PersonalizedSearchRankingProcessor.Factory(
-            client,
-            threadContext,
-            generic::execute
-        );
+        PersonalizedSearchRankingProcessor.Factory factory = new PersonalizedSearchRankingProcessor.Factory(client, threadContext);
         return (PersonalizedSearchRankingProcessor) factory.create(
             Map.of(),
             "personalize-processor",
@@ -253,9 +244,9 @@ public class PersonalizedSearchRankingProcessorTest {
         assertSame(parts.phaseTook, r.getPhaseTook());
         assertEquals(parts.responseExt, r.getInternalResponse().getSearchExtBuilders());
         assertTrue(r.getTook().millis() >= 7);
-        // The result was applied on the "generic" pool, in the search's thread context.
-        assertTrue(headerSeen.get(), headerSeen.get().startsWith("search-1 on "));
-        assertTrue(headerSeen.get(), !headerSeen.get().contains("HttpClient"));
+        // The result was applied on the client's thread that made the call, in the search's
+        // thread context.
+        assertTrue(headerSeen.get(), headerSeen.get().startsWith("search-1 on attune-rerank-"));
         // And it prints (the REST layer's view).
         String json = org.opensearch.core.common.Strings.toString(MediaTypeRegistry.JSON, r);
         assertTrue(json, json.contains("\"max_price\"") && json.contains("\"pit_id\":\"pit-1\""));
@@ -499,7 +490,7 @@ public class PersonalizedSearchRankingProcessorTest {
         AttuneClient client = client(null, TimeValue.timeValueSeconds(5));
         Map<String, Processor.Factory<SearchResponseProcessor>> factories = Map.of(
             ProcessorConfig.TYPE,
-            new PersonalizedSearchRankingProcessor.Factory(client, threadContext, generic::execute)
+            new PersonalizedSearchRankingProcessor.Factory(client, threadContext)
         );
         attune.answer(503, "{\"message\": \"campaign is loading\"}");
         for (boolean ignore : new boolean[] { true, false }) {

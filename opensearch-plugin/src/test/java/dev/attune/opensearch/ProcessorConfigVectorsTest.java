@@ -77,7 +77,7 @@ public class ProcessorConfigVectorsTest {
 
     static Map<String, Processor.Factory<SearchResponseProcessor>> factories() {
         AttuneClient client = new AttuneClient(URI.create("http://127.0.0.1:9"), TimeValue.timeValueSeconds(1), null);
-        return Map.of(ProcessorConfig.TYPE, new PersonalizedSearchRankingProcessor.Factory(client, null, Runnable::run));
+        return Map.of(ProcessorConfig.TYPE, new PersonalizedSearchRankingProcessor.Factory(client, null));
     }
 
     @Test
