@@ -157,7 +157,7 @@ fn blend_request(
 ) -> Result<(Vec<BlendedHit>, usize, usize), ApiError> {
     let req: RerankRequest<'_> = parse_json(body)?;
     let campaign = campaign_by_arn(state, req.campaign_arn.as_deref(), Service::Attune)?;
-    *series = Some(Arc::clone(&campaign.ranking_metrics));
+    *series = Some(Arc::clone(&campaign.opensearch_metrics));
     let weight = plugin_config::weight_from_value(req.weight.as_ref())
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let item_ids = req
@@ -286,6 +286,23 @@ mod tests {
         assert_eq!(got.len(), expected.len(), "{got:?} vs {expected:?}");
         for (g, e) in got.iter().zip(expected) {
             assert!((g - e).abs() < EPS, "{got:?} vs {expected:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn opensearch_calls_are_counted_as_opensearch_reranking() {
+        let f = fixture();
+        let s = f.state();
+        let body = json!({"campaignArn": RANK, "weight": 0.3, "userId": "a",
+                          "itemIds": ["i2", "i3"]});
+        rerank(&s, body.clone()).await.assert_ok();
+        rerank(&s, body).await.assert_ok();
+        let text = s.render_metrics();
+        for line in [
+            "attune_http_requests_total{route=\"opensearch\",campaign=\"rank\"} 2",
+            "attune_http_requests_total{route=\"personalize-ranking\",campaign=\"rank\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line}:\n{text}");
         }
     }
 

@@ -62,6 +62,9 @@ pub struct LiveCampaign {
     pub ranking_metrics: Arc<Series>,
     /// Metrics of GetRecommendations on this campaign.
     pub recommendations_metrics: Arc<Series>,
+    /// Metrics of OpenSearch re-ranking on this campaign (`/opensearch/rerank`, the plugin's
+    /// call, and `/opensearch/scores`).
+    pub opensearch_metrics: Arc<Series>,
 }
 
 /// The in-memory state of one dataset group.
@@ -407,6 +410,7 @@ impl AppState {
             group,
             ranking_metrics: self.metrics.series(Route::Ranking, &info.name),
             recommendations_metrics: self.metrics.series(Route::Recommendations, &info.name),
+            opensearch_metrics: self.metrics.series(Route::OpenSearch, &info.name),
         }))
     }
 

@@ -204,6 +204,15 @@ impl Drop for KeyedAttune {
     }
 }
 
+/// Attune's request count of a route on the campaign `rank`, from its `/metrics` text.
+fn requests_of(metrics: &str, route: &str) -> u64 {
+    let prefix = format!("attune_http_requests_total{{route=\"{route}\",campaign=\"rank\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Amazon's plugin's keystore settings, which the plugin registers and ignores.
 const AMAZON_KEYSTORE: [&str; 3] = [
     "personalized_search_ranking.aws.access_key",
@@ -494,6 +503,22 @@ fn reranks_searches(line: Line) {
             );
         }
     }
+
+    // Attune counts the plugin's calls as OpenSearch re-ranking, not as GetPersonalizedRanking.
+    let before = fx.client.metrics().unwrap();
+    let got = search(&node, &with_pipeline, &query(10, Some("u1")));
+    assert_eq!(hits_of(&got).len(), 10);
+    let after = fx.client.metrics().unwrap();
+    assert_eq!(
+        requests_of(&after, "opensearch"),
+        requests_of(&before, "opensearch") + 1,
+        "{after}"
+    );
+    assert_eq!(
+        requests_of(&after, "personalize-ranking"),
+        requests_of(&before, "personalize-ranking"),
+        "{after}"
+    );
 
     // A bad configuration is refused with the processor's message.
     let mut bad: Value = serde_json::from_str(files::PIPELINE).unwrap();

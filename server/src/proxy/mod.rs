@@ -89,7 +89,10 @@ use crate::state::{AppState, LiveCampaign};
 use crate::upstream::{undecodable, Upstream};
 use members::{strip_ext, Members};
 use msearch::{msearch_bodies, rerank_msearch, splice};
-use paths::{check_index, decode, forwarded_path, search_target, split_query, Api, Overrides};
+use paths::{
+    check_index, decode, forwarded_path, has_param, search_target, split_query, Api, Overrides,
+    FILTER_PATH,
+};
 pub use paths::{
     is_scroll_path, is_search_path, CAMPAIGN_PARAM, ITEM_ID_FIELD_PARAM, WEIGHT_PARAM,
 };
@@ -135,7 +138,7 @@ fn search_from(query: &str, body: &[u8]) -> usize {
 /// Re-ranks the hits of a search response: `blend` gets the hits' item ids (those of the first
 /// 500; `None` after them and for hits without one) and returns the new order; `fix` restores
 /// each hit's `_source` as the client asked for it. Returns `None`, leaving the response as it
-/// is, when it has no `hits.hits` array or no hit.
+/// is, when it has no `hits.hits` array, no hit, or no hit with an item id (logged).
 fn rerank_response(
     body: &[u8],
     field: &ItemIdField,
@@ -157,6 +160,16 @@ fn rerank_response(
         .map(|k| parsed.get(k)?.as_ref().and_then(|h| field.extract(h)))
         .collect();
     let ids: Vec<Option<&str>> = ids.iter().map(|i| i.as_deref()).collect();
+    if ids.iter().all(Option::is_none) {
+        // Nothing to personalize by: OpenSearch's own scores, not a blend of its order alone.
+        warn!(
+            hits = hits.len(),
+            field = %field.name(),
+            "no hit carries the item id field (the documents lack it, or the search's _source \
+             leaves it out); passed through as OpenSearch ranked them"
+        );
+        return None;
+    }
     let blended = blend(&ids);
     if blended.len() != hits.len() {
         return None;
@@ -302,6 +315,54 @@ impl Rerank {
     }
 }
 
+/// Whether a search is sorted by anything but `_score` (descending) first: the body's first
+/// `sort` entry when it has one, else the first of the `sort` query parameter (OpenSearch adds
+/// the parameter's sorts after the body's). Such hits keep OpenSearch's order.
+fn sorted_by_field(query: &str, body: &[u8]) -> bool {
+    // (field, order) of a sort entry; the order `None` when not given.
+    fn first_of_body(sort: &Value) -> Option<(String, Option<String>)> {
+        match sort {
+            Value::Array(a) => first_of_body(a.first()?),
+            Value::String(s) => Some((s.clone(), None)),
+            Value::Object(o) => {
+                let (field, how) = o.iter().next()?;
+                let order = match how {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(h) => h.get("order").and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                };
+                Some((field.clone(), order))
+            }
+            _ => None,
+        }
+    }
+    let from_body = Members::parse(body)
+        .and_then(|top| top.get("sort"))
+        .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+        .and_then(|v| first_of_body(&v));
+    let first = from_body.or_else(|| {
+        let value = query
+            .split('&')
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k) == "sort").then(|| decode(v))
+            })
+            .next_back()?;
+        let entry = value.split(',').next()?.trim().to_owned();
+        match entry.split_once(':') {
+            Some((field, order)) => Some((field.to_owned(), Some(order.to_owned()))),
+            None if entry.is_empty() => None,
+            None => Some((entry, None)),
+        }
+    });
+    match first {
+        None => false,
+        Some((field, order)) => {
+            field != "_score" || order.is_some_and(|o| !o.eq_ignore_ascii_case("desc"))
+        }
+    }
+}
+
 /// Prepares one search body for forwarding: the extension removed and read, and, when its
 /// hits are to be re-ranked and the item id field is a `_source` field, the `_source`
 /// filtering widened to fetch it (the query's `_source` parameters when `query` is given and
@@ -317,6 +378,10 @@ fn prepare(
     let Some((mut forwarded, params)) = strip_ext(body) else {
         return Ok((None, None));
     };
+    // Hits sorted by a field keep that order: the extension is removed, nothing re-ranked.
+    if sorted_by_field(query.as_deref().map_or("", String::as_str), &forwarded) {
+        return Ok((Some(forwarded), None));
+    }
     let Some(plan) = plan(state, settings, params, scroll)? else {
         return Ok((Some(forwarded), None));
     };
@@ -441,6 +506,14 @@ pub async fn search(
         },
     };
     let reranks = prepared.reranks;
+    if reranks.iter().any(Option::is_some) && has_param(&query, FILTER_PATH) {
+        return Err(ApiError::invalid(format!(
+            "{FILTER_PATH}: not supported on a personalized search: the proxy re-ranks from each \
+             hit's _id, _score and _source, which {FILTER_PATH} can leave out; leave it out (a \
+             search without ext.{REQUEST_EXT} may use it)"
+        ))
+        .into());
+    }
     let forwarded = prepared.body.map_or(body, Bytes::from);
     let answer = upstream
         .forward(

@@ -97,6 +97,17 @@ pub(super) fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// OpenSearch's response filtering parameter, refused on a personalized search.
+pub(super) const FILTER_PATH: &str = "filter_path";
+
+/// Whether a raw query string has the parameter `name` (with or without a value).
+pub(super) fn has_param(query: &str, name: &str) -> bool {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .any(|p| decode(p.split_once('=').map_or(p, |(k, _)| k)) == name)
+}
+
 /// The proxy's own query parameters.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Overrides {

@@ -110,8 +110,13 @@ impl SourceFilter {
     /// names exactly it; an exclude pattern covering more (a wildcard, a parent object) is an
     /// error, as is a field that must be added to includes but is a nested path (`a.b`) or
     /// holds `*` or `,` (with `_source: false` any field works: `_source` is removed from
-    /// the hits as a whole).
+    /// the hits as a whole). A filter naming the field in both its includes and its excludes
+    /// is left as it is (`None`), for the cluster to judge: OpenSearch 3 refuses it (400),
+    /// 2.19 applies the exclude, and hits without the field are not re-ranked.
     pub(super) fn widen(&self, field: &str) -> Result<Option<(SourceFilter, SourceFix)>, String> {
+        if self.includes.iter().any(|p| p == field) && self.excludes.iter().any(|p| p == field) {
+            return Ok(None);
+        }
         if !self.fetch {
             let only = SourceFilter {
                 fetch: true,

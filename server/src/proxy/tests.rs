@@ -2,7 +2,7 @@ use http::header::AUTHORIZATION;
 use opensearch::http::Url;
 
 use super::msearch::answered;
-use super::paths::encode;
+use super::paths::{encode, has_param, FILTER_PATH};
 use super::source::covers;
 use super::*;
 use crate::config::ProxyConfig;
@@ -131,6 +131,55 @@ fn query_parameters_split() {
 }
 
 #[test]
+fn query_parameters_are_found_by_decoded_name() {
+    assert!(has_param("filter_path=-took", FILTER_PATH));
+    assert!(has_param("size=3&filter%5Fpath=hits&x=1", FILTER_PATH));
+    assert!(has_param("filter_path", FILTER_PATH));
+    assert!(!has_param("filter_paths=x&path=filter_path", FILTER_PATH));
+    assert!(!has_param("", FILTER_PATH));
+}
+
+#[test]
+fn sorts_by_a_field_are_recognized_as_opensearch_reads_them() {
+    let by_field: [(&str, &[u8]); 9] = [
+        ("", br#"{"sort": "price"}"#),
+        ("", br#"{"sort": ["price", "_score"]}"#),
+        ("", br#"{"sort": [{"price": "desc"}]}"#),
+        ("", br#"{"sort": {"price": {"order": "asc"}}}"#),
+        ("", br#"{"sort": [{"_score": "asc"}]}"#),
+        ("", br#"{"sort": [{"_score": {"order": "ASC"}}]}"#),
+        ("", br#"{"sort": ["_doc"]}"#),
+        ("sort=price:asc,_score", b"{}"),
+        // The body's sorts come first; the parameter's are added after them.
+        ("sort=_score", br#"{"sort": ["price"]}"#),
+    ];
+    for (query, body) in by_field {
+        assert!(
+            sorted_by_field(query, body),
+            "{query} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let by_score: [(&str, &[u8]); 8] = [
+        ("", b"{}"),
+        ("", br#"{"sort": []}"#),
+        ("", br#"{"sort": "_score"}"#),
+        ("", br#"{"sort": ["_score", {"price": "asc"}]}"#),
+        ("", br#"{"sort": [{"_score": "desc"}]}"#),
+        ("", br#"{"sort": {"_score": {"order": "desc"}}}"#),
+        ("sort=_score:desc,price", b"{}"),
+        ("sort=_score", br#"{"sort": []}"#),
+    ];
+    for (query, body) in by_score {
+        assert!(
+            !sorted_by_field(query, body),
+            "{query} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
 fn the_search_from_is_the_query_parameter_else_the_body_member() {
     assert_eq!(search_from("", b""), 0);
     assert_eq!(search_from("size=10", br#"{"size": 10}"#), 0);
@@ -187,6 +236,22 @@ fn hit(id: &str, item: Option<&str>, score: f64) -> Value {
         None => json!({"title": format!("t {id}")}),
     };
     json!({"_index": "c", "_id": id, "_score": score, "_source": source})
+}
+
+#[test]
+fn hits_without_any_item_id_are_not_rescored() {
+    // A filter_path or _source that left the field out, or documents without it: OpenSearch's
+    // answer stays as it is, rather than a blend of OpenSearch's order alone.
+    let hits = vec![hit("d0", None, 3.0), hit("d1", None, 2.0)];
+    let body = format!(
+        r#"{{"hits":{{"max_score":3.0,"hits":{}}}}}"#,
+        serde_json::to_string(&hits).unwrap()
+    );
+    let field = ItemIdField::parse(Some("item_id"));
+    let out = rerank_response(body.as_bytes(), &field, &SourceFix::Keep, |_| {
+        panic!("blended without any item id")
+    });
+    assert!(out.is_none());
 }
 
 #[test]
@@ -417,6 +482,63 @@ async fn requests_are_checked_before_forwarding() {
             "BadGatewayException",
             "OpenSearch",
         ),
+        // filter_path on a personalized search: refused before anything is sent, with or
+        // without a value, in any spelling of the key.
+        (
+            "/c/_search?filter_path=-hits.hits._source",
+            ext(json!("a")),
+            400,
+            "InvalidInputException",
+            "filter_path: not supported on a personalized search",
+        ),
+        (
+            "/c/_search?size=5&filter%5Fpath",
+            ext(json!("a")),
+            400,
+            "InvalidInputException",
+            "filter_path: not supported on a personalized search",
+        ),
+        // ... but taken on a search that is not re-ranked: without the extension, at weight 0,
+        // sorted by a field.
+        (
+            "/c/_search?filter_path=hits.hits._id",
+            json!({"query": {"match_all": {}}}),
+            502,
+            "BadGatewayException",
+            "OpenSearch",
+        ),
+        (
+            "/c/_search?filter_path=took&personalize_weight=0",
+            ext(json!("a")),
+            502,
+            "BadGatewayException",
+            "OpenSearch",
+        ),
+        // Sorted by a field: the extension is removed, not read (even a bad one).
+        (
+            "/c/_search?filter_path=took",
+            json!({"sort": [{"price": "asc"}],
+                   "ext": {"personalize_request_parameters": {"user_id": 5}}}),
+            502,
+            "BadGatewayException",
+            "OpenSearch",
+        ),
+        (
+            "/c/_search?sort=price:desc",
+            ext(Value::Null),
+            502,
+            "BadGatewayException",
+            "OpenSearch",
+        ),
+        // Sorted by _score first: read as any personalized search.
+        (
+            "/c/_search",
+            json!({"sort": ["_score", {"price": "asc"}],
+                   "ext": {"personalize_request_parameters": {"user_id": null}}}),
+            400,
+            "InvalidInputException",
+            "[user_id] required",
+        ),
     ];
     for (path, body, status, kind, needle) in cases {
         send(&s, "POST", path, &[], body)
@@ -429,7 +551,7 @@ async fn requests_are_checked_before_forwarding() {
     // Every request past routing counts under the proxy route (the 405 does not).
     assert!(s
         .render_metrics()
-        .contains(r#"attune_http_requests_total{route="proxy"} 14"#));
+        .contains(r#"attune_http_requests_total{route="proxy"} 21"#));
     // With an API key, proxy routes take it only as x-api-key.
     let s = proxied(&f, Some("k"));
     let auth = ("authorization", "Bearer k");
@@ -732,9 +854,18 @@ fn restricted_sources_are_widened_to_fetch_the_item_id() {
         widen(filter(true, &["t*"], &["item_id"]), "item_id"),
         Some((filter(true, &["t*", "item_id"], &[]), drop("item_id")))
     );
+    // Named in both the includes and the excludes: left for the cluster to judge (3.x
+    // refuses the conflict).
     assert_eq!(
         widen(filter(true, &["item_id"], &["item_id"]), "item_id"),
-        Some((filter(true, &["item_id"], &[]), drop("item_id")))
+        None
+    );
+    assert_eq!(
+        widen(
+            filter(true, &["t", "item_id"], &["x", "item_id"]),
+            "item_id"
+        ),
+        None
     );
     // Errors name the field.
     let err = |f: SourceFilter, field: &str| f.widen(field).unwrap_err();
