@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use attune::import::Progress;
+use attune::progress::Progress;
 use pyo3::prelude::*;
 
 use crate::error::Error;

@@ -374,8 +374,7 @@ impl PyStore {
             event_value_threshold: event_value_threshold.map(setting_text).transpose()?,
         };
         let info = run(py, || {
-            self.inner
-                .create_solution(name, dataset_group, recipe, event_type, config)
+            train::create_solution(&self.inner, name, dataset_group, recipe, event_type, config)
         })?;
         to_py(py, &info)
     }

@@ -46,7 +46,7 @@ use crate::error::{invalid, Error, Result};
 use crate::record::{check_id, parse_cell};
 use crate::schema::{DatasetType, Field, Schema};
 use crate::store::log::{LogRecord, PutLog};
-use crate::store::{fsutil, validate_name, Dataset, EventTrackerInfo, Store};
+use crate::store::{fsutil, validate_name, Dataset, EventTrackerInfo, Status, Store};
 
 /// The most records (events, items, users, actions) one Put* call carries.
 pub const MAX_RECORDS_PER_CALL: usize = 10;
@@ -125,7 +125,7 @@ impl Store {
             dataset_group_arn: group_info.dataset_group_arn,
             tracking_id: new_tracking_id(),
             account_id: ACCOUNT_ID.into(),
-            status: "ACTIVE".into(),
+            status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,
         };
@@ -506,7 +506,7 @@ impl Recorder {
             return Ok(Arc::clone(t));
         }
         let dataset = self.store.dataset_by_arn(dataset_arn)?;
-        if dataset.info().status != "ACTIVE" {
+        if dataset.info().status != Status::Active {
             return Err(Error::ResourceInUse(format!(
                 "dataset {} is {}, not ACTIVE",
                 dataset.info().dataset_arn,

@@ -32,7 +32,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{invalid, Error, Result};
-use crate::import::Progress;
+use crate::progress::Progress;
 
 /// The end of the interaction window, in Unix seconds (2023-11-14T22:13:20Z). Fixed, so output
 /// does not depend on the clock.

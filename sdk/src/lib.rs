@@ -32,6 +32,7 @@ pub mod generate;
 pub mod import;
 pub mod insights;
 pub mod model;
+pub mod progress;
 pub mod record;
 pub mod schema;
 pub mod store;

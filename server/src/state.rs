@@ -25,6 +25,7 @@ use apache_avro::types::Value;
 use attune::events::Recorder;
 use attune::model::{Model, Recipe};
 use attune::store::campaigns::CampaignInfo;
+use attune::store::Status;
 use attune::{DatasetType, Store};
 use tracing::{info, warn};
 
@@ -324,7 +325,7 @@ impl AppState {
         let mut next: CampaignMap = HashMap::with_capacity(infos.len());
         let mut catalogs: HashSet<String> = HashSet::new();
         for info in infos {
-            if info.status != "ACTIVE" {
+            if info.status != Status::Active {
                 continue;
             }
             let old = current.get(info.name.as_str());

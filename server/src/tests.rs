@@ -140,7 +140,7 @@ pub(crate) fn write_version(
         solution_config: SolutionConfig::default(),
         training_mode: "FULL".into(),
         training_type: "MANUAL".into(),
-        status: "ACTIVE".into(),
+        status: attune::store::Status::Active,
         failure_reason: None,
         training_hours: 0.0,
         creation_date_time: at,

@@ -181,9 +181,7 @@ fn config(hyperparameters: &[(&str, &str)]) -> SolutionConfig {
 
 /// Creates a solution on [`GROUP`].
 fn solution(store: &Store, name: &str, recipe: Recipe, hyperparameters: &[(&str, &str)]) {
-    store
-        .create_solution(name, GROUP, recipe, None, config(hyperparameters))
-        .unwrap();
+    train::create_solution(store, name, GROUP, recipe, None, config(hyperparameters)).unwrap();
 }
 
 /// Trains a version (no progress, never cancelled).
@@ -835,15 +833,15 @@ fn bad_hyperparameters_are_invalid_input_naming_the_key() {
         ),
     ];
     for (k, (recipe, (key, value), words)) in cases.into_iter().enumerate() {
-        let err = store
-            .create_solution(
-                &format!("bad-{k}"),
-                GROUP,
-                recipe,
-                None,
-                config(&[(key, value)]),
-            )
-            .unwrap_err();
+        let err = train::create_solution(
+            &store,
+            &format!("bad-{k}"),
+            GROUP,
+            recipe,
+            None,
+            config(&[(key, value)]),
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, Error::InvalidInput(_)),
@@ -900,18 +898,18 @@ fn personalize_solution_configs_are_accepted() {
     ];
     solution(&store, "pr", Recipe::PersonalizedRanking, &ranking);
     solution(&store, "sims", Recipe::SimilarItems, &sims);
-    let err = store
-        .create_solution(
-            "bad",
-            GROUP,
-            Recipe::SimilarItems,
-            None,
-            config(&[
-                ("min_user_history_length_percentile", "0.9"),
-                ("max_user_history_length_percentile", "0.1"),
-            ]),
-        )
-        .unwrap_err();
+    let err = train::create_solution(
+        &store,
+        "bad",
+        GROUP,
+        Recipe::SimilarItems,
+        None,
+        config(&[
+            ("min_user_history_length_percentile", "0.9"),
+            ("max_user_history_length_percentile", "0.1"),
+        ]),
+    )
+    .unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, Error::InvalidInput(_))

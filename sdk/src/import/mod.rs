@@ -19,37 +19,18 @@ use std::path::{Path, PathBuf};
 use apache_avro::types::Value;
 use apache_avro::{Codec, Writer};
 
-use crate::arn;
 use crate::error::{invalid, Error, ImportFailure, Result, RowError};
+pub use crate::progress::{NoProgress, Progress};
 use crate::record::{check_long, normalize_string, to_avro_field};
 use crate::schema::{DatasetType, Field, FieldType, Schema};
 use crate::store::fsutil;
-use crate::store::running::JobLock;
-use crate::store::{next_seq, validate_name, Dataset, ImportJobInfo, ImportMode, Segment};
+use crate::store::running::RunningJob;
+use crate::store::{next_seq, Dataset, ImportJobInfo, ImportMode, Segment};
 
 /// The fewest interaction records an import job may carry (spec 4.4).
 pub const MIN_INTERACTIONS_PER_JOB: u64 = 1000;
 /// Row errors kept in the failure report.
 pub const MAX_REPORTED_ERRORS: usize = 100;
-
-/// Receives progress of long work (bytes read, rows trained, ...). Implementations draw progress
-/// bars or forward to Python; the default methods do nothing.
-pub trait Progress: Sync {
-    /// The work starts; `total` units are expected (0 when unknown).
-    fn start(&self, _what: &str, _total: u64) {}
-    /// `n` more units are done.
-    fn advance(&self, _n: u64) {}
-    /// The work is over.
-    fn finish(&self) {}
-    /// A status line (what is happening now, a metric).
-    fn message(&self, _msg: &str) {}
-}
-
-/// A [`Progress`] that reports nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
 
 /// A dataset import job recorded as CREATE IN_PROGRESS and not run yet
 /// ([`Dataset::begin_import`]).
@@ -57,14 +38,13 @@ impl Progress for NoProgress {}
 pub struct PendingImport {
     dataset: Dataset,
     request: ImportRequest,
-    job: ImportJobInfo,
-    running: JobLock,
+    job: RunningJob<ImportJobInfo>,
 }
 
 impl PendingImport {
     /// The job as recorded (CREATE IN_PROGRESS).
     pub fn info(&self) -> &ImportJobInfo {
-        &self.job
+        self.job.record()
     }
 
     /// Runs the import to completion: the job ends ACTIVE, or CREATE FAILED with the error
@@ -74,10 +54,9 @@ impl PendingImport {
             dataset,
             request,
             job,
-            running,
         } = self;
         let result = dataset.import_files(&request, progress);
-        dataset.finish_job(job, running, result)
+        dataset.finish_job(job, result)
     }
 }
 
@@ -183,13 +162,11 @@ impl Dataset {
     /// `PendingImport` dropped unrun, or a process that dies while it runs, leaves the job to
     /// be read back as CREATE FAILED (`store::running`).
     pub fn begin_import(&self, request: ImportRequest) -> Result<PendingImport> {
-        let (job, running) =
-            self.begin_job(&request.job_name, &request.data_location, request.mode)?;
+        let job = self.begin_job(&request.job_name, &request.data_location, request.mode)?;
         Ok(PendingImport {
             dataset: self.clone(),
             request,
             job,
-            running,
         })
     }
 
@@ -231,78 +208,8 @@ impl Dataset {
         mode: ImportMode,
         run: impl FnOnce() -> Result<u64>,
     ) -> Result<ImportJobInfo> {
-        let (job, running) = self.begin_job(job_name, data_location, mode)?;
-        self.finish_job(job, running, run())
-    }
-
-    /// Records a new job as CREATE IN_PROGRESS under its [`JobLock`], taken first: a reader
-    /// that finds the job in progress and the lock free knows its process died.
-    fn begin_job(
-        &self,
-        job_name: &str,
-        data_location: &str,
-        mode: ImportMode,
-    ) -> Result<(ImportJobInfo, JobLock)> {
-        validate_name("job name", job_name)?;
-        if self.import_job(job_name).is_ok() {
-            return Err(Error::AlreadyExists {
-                kind: "dataset import job",
-                name: job_name.to_owned(),
-            });
-        }
-        fsutil::create_dir_durable(&self.jobs_dir())?;
-        let running = JobLock::acquire(&self.job_lock_path(job_name))?;
-        let now = fsutil::now_secs();
-        let job = ImportJobInfo {
-            job_name: job_name.to_owned(),
-            dataset_import_job_arn: arn::dataset_import_job(job_name),
-            dataset_arn: self.info().dataset_arn.clone(),
-            data_location: data_location.to_owned(),
-            import_mode: mode,
-            status: "CREATE IN_PROGRESS".into(),
-            failure_reason: None,
-            rows_imported: 0,
-            bad_rows: 0,
-            creation_date_time: now,
-            last_updated_date_time: now,
-        };
-        self.write_job(&job)?;
-        Ok((job, running))
-    }
-
-    /// Records the end of a job begun with [`Dataset::begin_job`], then releases its lock.
-    fn finish_job(
-        &self,
-        mut job: ImportJobInfo,
-        running: JobLock,
-        result: Result<u64>,
-    ) -> Result<ImportJobInfo> {
-        job.last_updated_date_time = fsutil::now_secs();
-        let outcome = match result {
-            Ok(rows) => {
-                job.status = "ACTIVE".into();
-                job.rows_imported = rows;
-                self.write_job(&job).map(|()| job)
-            }
-            Err(err) => {
-                job.status = "CREATE FAILED".into();
-                job.failure_reason = Some(err.to_string());
-                if let Error::Import(failure) = &err {
-                    job.bad_rows = failure.bad_rows;
-                    let report: String = failure
-                        .row_errors
-                        .iter()
-                        .map(|e| format!("{e}\n"))
-                        .collect();
-                    let path = self.jobs_dir().join(format!("{}.errors.txt", job.job_name));
-                    fsutil::write_atomic(&path, report.as_bytes())?;
-                }
-                self.write_job(&job)?;
-                Err(err)
-            }
-        };
-        drop(running);
-        outcome
+        let job = self.begin_job(job_name, data_location, mode)?;
+        self.finish_job(job, run())
     }
 
     /// Writes one new BULK segment under the dataset's lock: `fill` appends the rows (and

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{fsutil, list_dir_names, not_found, validate_name, Store};
+use super::{fsutil, list_dir_names, not_found, validate_name, Status, Store};
 use crate::arn;
 use crate::error::{invalid, Error, Result};
 
@@ -55,7 +55,7 @@ pub struct CampaignUpdateSummary {
     /// Its configuration.
     pub campaign_config: CampaignConfig,
     /// `ACTIVE` once applied.
-    pub status: String,
+    pub status: Status,
     /// Why the update failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -81,7 +81,7 @@ pub struct CampaignInfo {
     /// The configuration.
     pub campaign_config: CampaignConfig,
     /// `ACTIVE` once created.
-    pub status: String,
+    pub status: Status,
     /// Why creation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -173,7 +173,7 @@ impl Store {
             ));
         }
         let v = self.solution_version(solution_version_arn)?;
-        if v.status != "ACTIVE" {
+        if v.status != Status::Active {
             return Err(Error::ResourceInUse(format!(
                 "solution version {solution_version_arn} is {}, not ACTIVE",
                 v.status
@@ -210,7 +210,7 @@ impl Store {
             solution_version_arn: solution_version_arn.into(),
             min_provisioned_tps: tps,
             campaign_config: config,
-            status: "ACTIVE".into(),
+            status: Status::Active,
             failure_reason: None,
             creation_date_time: now,
             last_updated_date_time: now,
@@ -262,7 +262,7 @@ impl Store {
         let name = campaign_name(name_or_arn)?.to_owned();
         let _lock = self.lock_campaigns()?;
         let mut info = self.campaign(&name)?;
-        if info.status != "ACTIVE" && info.status != "CREATE FAILED" {
+        if info.status != Status::Active && info.status != Status::CreateFailed {
             return Err(Error::ResourceInUse(format!(
                 "campaign {} is {}; it can be updated when ACTIVE or CREATE FAILED",
                 info.campaign_arn, info.status
@@ -276,14 +276,14 @@ impl Store {
         info.solution_version_arn = version.clone();
         info.min_provisioned_tps = tps;
         info.campaign_config = config.clone();
-        info.status = "ACTIVE".into();
+        info.status = Status::Active;
         info.failure_reason = None;
         info.last_updated_date_time = now;
         info.latest_campaign_update = Some(CampaignUpdateSummary {
             solution_version_arn: version,
             min_provisioned_tps: tps,
             campaign_config: config,
-            status: "ACTIVE".into(),
+            status: Status::Active,
             failure_reason: None,
             creation_date_time: now,
             last_updated_date_time: now,
@@ -340,7 +340,7 @@ mod tests {
     use super::*;
     use crate::store::solutions::SolutionVersionInfo;
 
-    fn version(store: &Store, solution: &str, id: &str, status: &str, at: f64) -> String {
+    fn version(store: &Store, solution: &str, id: &str, status: Status, at: f64) -> String {
         let solution_arn = crate::store::solutions::solution_arn(solution);
         let v = SolutionVersionInfo {
             solution_version_arn: format!("{solution_arn}/{id}"),
@@ -351,7 +351,7 @@ mod tests {
             solution_config: Default::default(),
             training_mode: "FULL".into(),
             training_type: "MANUAL".into(),
-            status: status.into(),
+            status,
             failure_reason: None,
             training_hours: 0.0,
             creation_date_time: at,
@@ -389,8 +389,8 @@ mod tests {
     #[test]
     fn create_describe_list_update_delete() {
         let (dir, store, solution) = fixture();
-        let v1 = version(&store, "s", "v1", "ACTIVE", 1.0);
-        let v2 = version(&store, "s", "v2", "ACTIVE", 2.0);
+        let v1 = version(&store, "s", "v1", Status::Active, 1.0);
+        let v2 = version(&store, "s", "v2", Status::Active, 2.0);
         let c = store
             .create_campaign("c1", &v1, None, CampaignConfig::default())
             .unwrap();
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn versions_must_be_active_and_exist() {
         let (_dir, store, solution) = fixture();
-        let pending = version(&store, "s", "v1", "CREATE IN_PROGRESS", 1.0);
+        let pending = version(&store, "s", "v1", Status::CreateInProgress, 1.0);
         assert!(matches!(
             store.create_campaign("c", &pending, None, CampaignConfig::default()),
             Err(Error::ResourceInUse(_))
@@ -465,7 +465,7 @@ mod tests {
             ),
             Err(Error::NotFound { .. })
         ));
-        let v = version(&store, "s", "v2", "ACTIVE", 2.0);
+        let v = version(&store, "s", "v2", Status::Active, 2.0);
         assert!(matches!(
             store.create_campaign("c", &v, Some(0), CampaignConfig::default()),
             Err(Error::InvalidInput(m)) if m.contains("minProvisionedTPS")
@@ -485,7 +485,7 @@ mod tests {
             store.create_campaign("c", &latest, None, sync()),
             Err(Error::NotFound { .. })
         ));
-        let v1 = version(&store, "s", "v1", "ACTIVE", 1.0);
+        let v1 = version(&store, "s", "v1", Status::Active, 1.0);
         assert!(matches!(
             store.create_campaign("c", &latest, None, CampaignConfig::default()),
             Err(Error::InvalidInput(m)) if m.contains("syncWithLatestSolutionVersion")
@@ -498,9 +498,9 @@ mod tests {
         assert!(c.follows_latest());
         assert_eq!(c.solution_arn(), solution);
         assert_eq!(store.campaign_model_version(&c).unwrap(), v1);
-        version(&store, "s", "v2", "CREATE FAILED", 2.0);
+        version(&store, "s", "v2", Status::CreateFailed, 2.0);
         assert_eq!(store.campaign_model_version(&c).unwrap(), v1);
-        let v3 = version(&store, "s", "v3", "ACTIVE", 3.0);
+        let v3 = version(&store, "s", "v3", Status::Active, 3.0);
         assert_eq!(store.campaign_model_version(&c).unwrap(), v3);
 
         // Turning sync off needs a concrete version; pinning one needs sync off.

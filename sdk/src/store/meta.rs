@@ -1,6 +1,8 @@
 //! The store's metadata files. Their JSON uses the Personalize API's field names (camelCase), so
 //! the server can return them as the Describe* shapes.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 pub(super) const FORMAT_NAME: &str = "attune-store";
@@ -10,6 +12,69 @@ pub(super) const FORMAT_NAME: &str = "attune-store";
 pub(super) struct FormatFile {
     pub format: String,
     pub version: u32,
+}
+
+/// The status of a stored resource or job, as Personalize names it (`"CREATE IN_PROGRESS"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    /// Ready (a resource), or finished successfully (a job).
+    #[serde(rename = "ACTIVE")]
+    Active,
+    /// Recorded, not started.
+    #[serde(rename = "CREATE PENDING")]
+    CreatePending,
+    /// A process is working on it.
+    #[serde(rename = "CREATE IN_PROGRESS")]
+    CreateInProgress,
+    /// Asked to stop, still running (the server's view of a training being stopped).
+    #[serde(rename = "CREATE STOPPING")]
+    CreateStopping,
+    /// Stopped on request before it finished.
+    #[serde(rename = "CREATE STOPPED")]
+    CreateStopped,
+    /// Failed; the record's failure reason says why.
+    #[serde(rename = "CREATE FAILED")]
+    CreateFailed,
+}
+
+impl Status {
+    /// The name on the wire and on disk (`"CREATE IN_PROGRESS"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::CreatePending => "CREATE PENDING",
+            Status::CreateInProgress => "CREATE IN_PROGRESS",
+            Status::CreateStopping => "CREATE STOPPING",
+            Status::CreateStopped => "CREATE STOPPED",
+            Status::CreateFailed => "CREATE FAILED",
+        }
+    }
+
+    /// Whether a process is (or should be) working on it: pending, in progress or stopping.
+    pub fn is_in_progress(self) -> bool {
+        matches!(
+            self,
+            Status::CreatePending | Status::CreateInProgress | Status::CreateStopping
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Status {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// A schema (DescribeSchema's `schema` object).
@@ -43,7 +108,7 @@ pub struct DatasetGroupInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// `ACTIVE` once created.
-    pub status: String,
+    pub status: Status,
     /// Unix seconds.
     pub creation_date_time: f64,
     /// Unix seconds.
@@ -65,7 +130,7 @@ pub struct DatasetInfo {
     /// The schema's ARN.
     pub schema_arn: String,
     /// `ACTIVE` once created.
-    pub status: String,
+    pub status: Status,
     /// Unix seconds.
     pub creation_date_time: f64,
     /// Unix seconds.
@@ -118,7 +183,7 @@ pub struct ImportJobInfo {
     /// FULL or INCREMENTAL.
     pub import_mode: ImportMode,
     /// `CREATE PENDING`, `CREATE IN_PROGRESS`, `ACTIVE` or `CREATE FAILED`.
-    pub status: String,
+    pub status: Status,
     /// Why the job failed, with the first error's file, line and column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -166,7 +231,7 @@ pub struct EventTrackerInfo {
     /// Always `000000000000` locally.
     pub account_id: String,
     /// `ACTIVE` once created.
-    pub status: String,
+    pub status: Status,
     /// Unix seconds.
     pub creation_date_time: f64,
     /// Unix seconds.

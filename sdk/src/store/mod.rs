@@ -38,8 +38,12 @@ use crate::record::from_avro_field;
 use crate::schema::{DatasetType, Domain, Schema};
 
 pub use meta::{
-    DatasetGroupInfo, DatasetInfo, EventTrackerInfo, ImportJobInfo, ImportMode, SchemaInfo, Segment,
+    DatasetGroupInfo, DatasetInfo, EventTrackerInfo, ImportJobInfo, ImportMode, SchemaInfo,
+    Segment, Status,
 };
+use running::JobRecord;
+#[cfg(feature = "import")]
+use running::RunningJob;
 
 /// The store format this build reads and writes. Bump it on any incompatible layout change
 /// and keep a frozen copy of the old layout under `tests/fixtures/store/v{N}`.
@@ -222,7 +226,7 @@ impl Store {
             name: name.into(),
             dataset_group_arn: arn::dataset_group(name),
             domain: domain.map(|d| d.as_str().to_owned()),
-            status: "ACTIVE".into(),
+            status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,
         };
@@ -300,7 +304,7 @@ impl Store {
             dataset_group_arn: group.dataset_group_arn.clone(),
             dataset_type: dataset_type.as_str().into(),
             schema_arn: schema_info.schema_arn,
-            status: "ACTIVE".into(),
+            status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,
         };
@@ -497,28 +501,93 @@ impl Dataset {
     }
 
     fn read_job(&self, name: &str) -> Result<Option<ImportJobInfo>> {
-        running::read_settled(
-            &self.jobs_dir().join(format!("{name}.json")),
-            &self.job_lock_path(name),
-            |j: &ImportJobInfo| running::in_progress(&j.status),
-            |j| {
-                j.status = "CREATE FAILED".into();
-                j.failure_reason = Some(running::INTERRUPTED.into());
-                j.last_updated_date_time = fsutil::now_secs();
-            },
-        )
+        running::read_settled(&self.job_path(name), &self.job_lock_path(name))
+    }
+
+    fn job_path(&self, name: &str) -> PathBuf {
+        self.jobs_dir().join(format!("{name}.json"))
     }
 
     /// The lock file an import job's process holds while it runs.
-    pub(crate) fn job_lock_path(&self, name: &str) -> PathBuf {
+    fn job_lock_path(&self, name: &str) -> PathBuf {
         self.jobs_dir().join(format!("{name}.lock"))
     }
 
+    /// Records a new import job as CREATE IN_PROGRESS under its lock, taken first
+    /// ([`running::RunningJob`]). Refuses a job name the dataset already has.
     #[cfg(feature = "import")]
-    pub(crate) fn write_job(&self, job: &ImportJobInfo) -> Result<()> {
-        let dir = self.jobs_dir();
-        fsutil::create_dir_durable(&dir)?;
-        fsutil::write_json(&dir.join(format!("{}.json", job.job_name)), job)
+    pub(crate) fn begin_job(
+        &self,
+        job_name: &str,
+        data_location: &str,
+        mode: ImportMode,
+    ) -> Result<RunningJob<ImportJobInfo>> {
+        validate_name("job name", job_name)?;
+        if self.import_job(job_name).is_ok() {
+            return Err(Error::AlreadyExists {
+                kind: "dataset import job",
+                name: job_name.to_owned(),
+            });
+        }
+        let now = fsutil::now_secs();
+        let job = ImportJobInfo {
+            job_name: job_name.to_owned(),
+            dataset_import_job_arn: arn::dataset_import_job(job_name),
+            dataset_arn: self.info.dataset_arn.clone(),
+            data_location: data_location.to_owned(),
+            import_mode: mode,
+            status: Status::CreateInProgress,
+            failure_reason: None,
+            rows_imported: 0,
+            bad_rows: 0,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        RunningJob::begin(self.job_path(job_name), &self.job_lock_path(job_name), job)
+    }
+
+    /// Records the end of a job begun with [`Dataset::begin_job`]: ACTIVE with the rows
+    /// imported, or CREATE FAILED with the failure reason (and, for [`Error::Import`], the row
+    /// error report next to the job, `<job>.errors.txt`). Returns the job, or the error.
+    #[cfg(feature = "import")]
+    pub(crate) fn finish_job(
+        &self,
+        mut job: RunningJob<ImportJobInfo>,
+        result: Result<u64>,
+    ) -> Result<ImportJobInfo> {
+        match result {
+            Ok(rows) => {
+                job.record_mut().rows_imported = rows;
+                job.finish(Status::Active, None)
+            }
+            Err(err) => {
+                if let Error::Import(failure) = &err {
+                    job.record_mut().bad_rows = failure.bad_rows;
+                    let report: String = failure
+                        .row_errors
+                        .iter()
+                        .map(|e| format!("{e}\n"))
+                        .collect();
+                    let path =
+                        (self.jobs_dir()).join(format!("{}.errors.txt", job.record().job_name));
+                    fsutil::write_atomic(&path, report.as_bytes())?;
+                }
+                job.finish(Status::CreateFailed, Some(err.to_string()))?;
+                Err(err)
+            }
+        }
+    }
+}
+
+impl JobRecord for ImportJobInfo {
+    fn status(&self) -> Status {
+        self.status
+    }
+
+    fn end(&mut self, status: Status, failure_reason: Option<String>) {
+        self.status = status;
+        self.failure_reason = failure_reason;
+        self.last_updated_date_time = fsutil::now_secs();
     }
 }
 

@@ -5,6 +5,10 @@
 //! beside the record for the job's whole life, taken before the record is first written. The
 //! kernel drops the lock when the process dies, so a reader that finds the record in progress
 //! and can take the lock knows the job is orphaned and records it as `CREATE FAILED`.
+//!
+//! This is the one job lifecycle of the store, used by import jobs and solution versions alike:
+//! [`RunningJob::begin`] (lock, then the record in progress), [`RunningJob::finish`] (the final
+//! record, then the lock released), and [`read_settled`] for readers.
 
 use std::fs::{self, File, TryLockError};
 use std::io::ErrorKind;
@@ -13,16 +17,65 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::fsutil;
+use super::{fsutil, Status};
 use crate::error::{Error, Result};
 
 /// The failure reason of a job whose process stopped before it finished.
 pub(crate) const INTERRUPTED: &str = "interrupted: the process running this job stopped before \
      it finished (a crash, a kill or a restart); run it again";
 
-/// Whether a job status means a process is (or should be) working on it.
-pub(crate) fn in_progress(status: &str) -> bool {
-    status.contains("PENDING") || status.contains("IN_PROGRESS")
+/// A job's record as the store keeps it (an import job, a solution version).
+pub(crate) trait JobRecord: Serialize + DeserializeOwned {
+    /// The job's status.
+    fn status(&self) -> Status;
+    /// Records the job's end now: its final status and, for a failure, why.
+    fn end(&mut self, status: Status, failure_reason: Option<String>);
+}
+
+/// A job this process recorded as in progress and holds the lock of, until [`RunningJob::finish`]
+/// records its end. Dropped unfinished, it leaves the job to be read back as CREATE FAILED.
+#[derive(Debug)]
+pub(crate) struct RunningJob<T> {
+    record: T,
+    path: PathBuf,
+    lock: JobLock,
+}
+
+impl<T: JobRecord> RunningJob<T> {
+    /// Takes the job's lock at `lock` (in the record's directory, created if missing), then
+    /// writes `record` (in progress) at `path`.
+    pub(crate) fn begin(path: PathBuf, lock: &Path, record: T) -> Result<RunningJob<T>> {
+        debug_assert!(record.status().is_in_progress());
+        if let Some(dir) = path.parent() {
+            fsutil::create_dir_durable(dir)?;
+        }
+        let lock = JobLock::acquire(lock)?;
+        fsutil::write_json(&path, &record)?;
+        Ok(RunningJob { record, path, lock })
+    }
+
+    /// The record as written.
+    pub(crate) fn record(&self) -> &T {
+        &self.record
+    }
+
+    /// The record, to fill in what the job found out (rows, hours) before it finishes.
+    pub(crate) fn record_mut(&mut self) -> &mut T {
+        &mut self.record
+    }
+
+    /// Records the job's end (`status`, and for a failure its reason), then releases the lock.
+    pub(crate) fn finish(self, status: Status, failure_reason: Option<String>) -> Result<T> {
+        let RunningJob {
+            mut record,
+            path,
+            lock,
+        } = self;
+        record.end(status, failure_reason);
+        fsutil::write_json(&path, &record)?;
+        drop(lock);
+        Ok(record)
+    }
 }
 
 /// The lock a running job holds. Dropping it (after the job's final record is written) removes
@@ -61,19 +114,14 @@ impl Drop for JobLock {
 }
 
 /// Reads the job record at `record` (`Ok(None)` when missing). When it is in progress but no
-/// process holds `lock`, records it as failed with `fail` first (under the lock, after reading
+/// process holds `lock`, records it as CREATE FAILED ([`INTERRUPTED`]) first (under the lock, after reading
 /// it again, so a job that just finished is never overwritten) and returns it so; where the
 /// store cannot be written, it is returned failed all the same.
-pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
-    record: &Path,
-    lock: &Path,
-    in_progress: impl Fn(&T) -> bool,
-    fail: impl FnOnce(&mut T),
-) -> Result<Option<T>> {
+pub(crate) fn read_settled<T: JobRecord>(record: &Path, lock: &Path) -> Result<Option<T>> {
     let Some(value) = fsutil::read_json::<T>(record)? else {
         return Ok(None);
     };
-    if !in_progress(&value) {
+    if !value.status().is_in_progress() {
         return Ok(Some(value));
     }
     // The lock file is created before the record's first write and removed after its last:
@@ -92,8 +140,8 @@ pub(crate) fn read_settled<T: Serialize + DeserializeOwned>(
     let Some(mut value) = fsutil::read_json::<T>(record)? else {
         return Ok(None);
     };
-    if in_progress(&value) {
-        fail(&mut value);
+    if value.status().is_in_progress() {
+        value.end(Status::CreateFailed, Some(INTERRUPTED.into()));
         // Best effort: a store this process may only read still reads the job as failed.
         if fsutil::write_json(record, &value).is_ok() {
             let _ = fs::remove_file(lock);
@@ -108,27 +156,29 @@ mod tests {
 
     #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
     struct Job {
-        status: String,
+        status: Status,
         reason: Option<String>,
     }
 
+    impl JobRecord for Job {
+        fn status(&self) -> Status {
+            self.status
+        }
+        fn end(&mut self, status: Status, failure_reason: Option<String>) {
+            self.status = status;
+            self.reason = failure_reason;
+        }
+    }
+
     fn settle(dir: &Path) -> Job {
-        read_settled(
-            &dir.join("job.json"),
-            &dir.join("job.lock"),
-            |j: &Job| in_progress(&j.status),
-            |j| {
-                j.status = "CREATE FAILED".into();
-                j.reason = Some(INTERRUPTED.into());
-            },
-        )
-        .unwrap()
-        .unwrap()
+        read_settled(&dir.join("job.json"), &dir.join("job.lock"))
+            .unwrap()
+            .unwrap()
     }
 
     fn running() -> Job {
         Job {
-            status: "CREATE IN_PROGRESS".into(),
+            status: Status::CreateInProgress,
             reason: None,
         }
     }
@@ -168,13 +218,28 @@ mod tests {
         let lock = JobLock::acquire(&dir.path().join("job.lock")).unwrap();
         fsutil::write_json(&dir.path().join("job.json"), &running()).unwrap();
         let done = Job {
-            status: "ACTIVE".into(),
+            status: Status::Active,
             reason: None,
         };
         fsutil::write_json(&dir.path().join("job.json"), &done).unwrap();
         drop(lock);
         assert!(!dir.path().join("job.lock").exists());
         assert_eq!(settle(dir.path()), done);
+    }
+
+    #[test]
+    fn a_running_job_holds_its_lock_until_it_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs").join("job.json");
+        let lock = dir.path().join("jobs").join("job.lock");
+        let job = RunningJob::begin(path.clone(), &lock, running()).unwrap();
+        assert_eq!(settle(&dir.path().join("jobs")), running());
+        let done = job
+            .finish(Status::CreateFailed, Some("bad row".into()))
+            .unwrap();
+        assert_eq!(done.reason.as_deref(), Some("bad row"));
+        assert!(!lock.exists());
+        assert_eq!(settle(&dir.path().join("jobs")), done);
     }
 
     #[test]

@@ -9,10 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{fsutil, list_dir_names, not_found, running, validate_name, Store};
+use super::running::{self, JobRecord, RunningJob};
+use super::{fsutil, list_dir_names, next_seq, not_found, validate_name, Status, Store};
 use crate::arn;
 use crate::error::{invalid, Error, Result};
 use crate::model::{Model, Recipe};
@@ -49,7 +51,7 @@ pub struct SolutionInfo {
     /// Always false: Attune trains when asked.
     pub perform_auto_training: bool,
     /// `ACTIVE`.
-    pub status: String,
+    pub status: Status,
     /// Unix seconds.
     pub creation_date_time: f64,
     /// Unix seconds.
@@ -91,7 +93,7 @@ pub struct SolutionVersionInfo {
     /// `MANUAL`.
     pub training_type: String,
     /// `CREATE IN_PROGRESS`, `ACTIVE`, `CREATE FAILED` or `CREATE STOPPED`.
-    pub status: String,
+    pub status: Status,
     /// Why training failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -124,9 +126,9 @@ impl Store {
         self.root().join("solutions").join(name)
     }
 
-    /// CreateSolution: a named training configuration over a dataset group. The recipe's
-    /// hyperparameters are checked here (an unknown key or a bad value is
-    /// [`Error::InvalidInput`] naming the key), and again when a version trains.
+    /// Records a solution: a named training configuration over a dataset group. The recipe's
+    /// hyperparameters are not checked here but when a version trains; CreateSolution checks
+    /// them first (`train::create_solution`).
     pub fn create_solution(
         &self,
         name: &str,
@@ -154,8 +156,6 @@ impl Store {
                 ));
             }
         }
-        #[cfg(feature = "train")]
-        crate::train::check_hyperparameters(recipe, &config.algorithm_hyper_parameters)?;
         let dir = self.solution_dir(name);
         if dir.join("solution.json").exists() {
             return Err(Error::AlreadyExists {
@@ -173,7 +173,7 @@ impl Store {
             event_type,
             solution_config: config,
             perform_auto_training: false,
-            status: "ACTIVE".into(),
+            status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,
         };
@@ -255,18 +255,75 @@ impl Store {
         running::read_settled(
             &self.version_dir(solution, id).join("version.json"),
             &self.version_lock_path(solution, id),
-            |v: &SolutionVersionInfo| running::in_progress(&v.status),
-            |v| {
-                v.status = "CREATE FAILED".into();
-                v.failure_reason = Some(running::INTERRUPTED.into());
-                v.last_updated_date_time = fsutil::now_secs();
-            },
         )
     }
 
     /// The lock file a solution version's training process holds while it runs.
-    pub(crate) fn version_lock_path(&self, solution: &str, id: &str) -> PathBuf {
+    fn version_lock_path(&self, solution: &str, id: &str) -> PathBuf {
         self.version_dir(solution, id).join("training.lock")
+    }
+
+    /// Allocates a new version of `solution` and records it as CREATE IN_PROGRESS under its
+    /// lock ([`RunningJob`]); [`Store::finish_solution_version`] records the end.
+    pub(crate) fn begin_solution_version(
+        &self,
+        solution: &SolutionInfo,
+    ) -> Result<RunningJob<SolutionVersionInfo>> {
+        let id = format!("{:012x}", next_seq() & 0xffff_ffff_ffff);
+        let now = fsutil::now_secs();
+        let version = SolutionVersionInfo {
+            solution_version_arn: format!("{}/{id}", solution.solution_arn),
+            solution_arn: solution.solution_arn.clone(),
+            dataset_group_arn: solution.dataset_group_arn.clone(),
+            recipe_arn: solution.recipe_arn.clone(),
+            event_type: solution.event_type.clone(),
+            solution_config: solution.solution_config.clone(),
+            training_mode: "FULL".into(),
+            training_type: "MANUAL".into(),
+            status: Status::CreateInProgress,
+            failure_reason: None,
+            training_hours: 0.0,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        let dir = self.version_dir(&solution.name, &id);
+        RunningJob::begin(
+            dir.join("version.json"),
+            &self.version_lock_path(&solution.name, &id),
+            version,
+        )
+    }
+
+    /// Records the end of a training begun with [`Store::begin_solution_version`] (`started`
+    /// when it began): with a trained model, writes `metrics.json` and `model.bin` and records
+    /// the version ACTIVE; on an error (or a failed write) removes any `model.bin` and records
+    /// CREATE STOPPED for [`Error::Interrupted`], else CREATE FAILED, and returns the error.
+    pub(crate) fn finish_solution_version(
+        &self,
+        mut job: RunningJob<SolutionVersionInfo>,
+        trained: Result<(Model, BTreeMap<String, f64>)>,
+        started: Instant,
+    ) -> Result<SolutionVersionInfo> {
+        let (solution, id) = self.parse_version_arn(&job.record().solution_version_arn)?;
+        let dir = self.version_dir(solution, id);
+        let result = trained.and_then(|(model, metrics)| {
+            fsutil::write_json(&dir.join("metrics.json"), &metrics)?;
+            model.save(&dir.join("model.bin"))
+        });
+        job.record_mut().training_hours = started.elapsed().as_secs_f64() / 3600.0;
+        match result {
+            Ok(()) => job.finish(Status::Active, None),
+            Err(e) => {
+                let _ = std::fs::remove_file(dir.join("model.bin"));
+                let status = if matches!(e, Error::Interrupted) {
+                    Status::CreateStopped
+                } else {
+                    Status::CreateFailed
+                };
+                job.finish(status, Some(e.to_string()))?;
+                Err(e)
+            }
+        }
     }
 
     /// The newest ACTIVE version of a solution (what `$LATEST` means).
@@ -274,7 +331,7 @@ impl Store {
         self.list_solution_versions(solution)?
             .into_iter()
             .rev()
-            .find(|v| v.status == "ACTIVE")
+            .find(|v| v.status == Status::Active)
             .ok_or_else(|| not_found("ACTIVE solution version of solution", solution))
     }
 
@@ -282,7 +339,7 @@ impl Store {
     pub fn solution_metrics(&self, arn_or_path: &str) -> Result<BTreeMap<String, f64>> {
         let (solution, id) = self.parse_version_arn(arn_or_path)?;
         let v = self.solution_version(arn_or_path)?;
-        if v.status != "ACTIVE" {
+        if v.status != Status::Active {
             return Err(Error::ResourceInUse(format!(
                 "solution version {arn_or_path} is {}, not ACTIVE",
                 v.status
@@ -298,7 +355,7 @@ impl Store {
     pub fn load_model(&self, arn_or_path: &str) -> Result<Model> {
         let (solution, id) = self.parse_version_arn(arn_or_path)?;
         let v = self.solution_version(arn_or_path)?;
-        if v.status != "ACTIVE" {
+        if v.status != Status::Active {
             return Err(Error::ResourceInUse(format!(
                 "solution version {arn_or_path} is {}, not ACTIVE",
                 v.status
@@ -306,12 +363,16 @@ impl Store {
         }
         Model::load(&self.version_dir(solution, id).join("model.bin"))
     }
+}
 
-    #[cfg(feature = "train")]
-    pub(crate) fn write_version(&self, v: &SolutionVersionInfo) -> Result<()> {
-        let (solution, id) = self.parse_version_arn(&v.solution_version_arn)?;
-        let dir = self.version_dir(solution, id);
-        fsutil::create_dir_durable(&dir)?;
-        fsutil::write_json(&dir.join("version.json"), v)
+impl JobRecord for SolutionVersionInfo {
+    fn status(&self) -> Status {
+        self.status
+    }
+
+    fn end(&mut self, status: Status, failure_reason: Option<String>) {
+        self.status = status;
+        self.failure_reason = failure_reason;
+        self.last_updated_date_time = fsutil::now_secs();
     }
 }

@@ -25,12 +25,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::import::Progress;
 use crate::model::{foldin, Body, IdTable, Model, ModelHeader, Recipe};
+use crate::progress::Progress;
 use crate::store::fsutil;
-use crate::store::running::JobLock;
-use crate::store::solutions::{SolutionInfo, SolutionVersionInfo};
-use crate::store::{next_seq, Store};
+use crate::store::running::RunningJob;
+use crate::store::solutions::{SolutionConfig, SolutionInfo, SolutionVersionInfo};
+use crate::store::Store;
 
 use data::{DataConfig, TrainingData};
 use hp::Hyperparameters;
@@ -103,6 +103,20 @@ pub fn check_hyperparameters(
     hyperparameters: &BTreeMap<String, String>,
 ) -> Result<()> {
     recipe_settings(recipe, hyperparameters, 1).map(|_| ())
+}
+
+/// CreateSolution: checks the recipe's hyperparameters ([`check_hyperparameters`]), then
+/// records the solution ([`Store::create_solution`]).
+pub fn create_solution(
+    store: &Store,
+    name: &str,
+    group: &str,
+    recipe: Recipe,
+    event_type: Option<String>,
+    config: SolutionConfig,
+) -> Result<SolutionInfo> {
+    check_hyperparameters(recipe, &config.algorithm_hyper_parameters)?;
+    store.create_solution(name, group, recipe, event_type, config)
 }
 
 fn recipe_settings(
@@ -242,37 +256,15 @@ pub fn begin_solution_version(
 ) -> Result<PendingVersion> {
     let solution = store.solution(solution)?;
     let settings = settings(&solution, options.threads.max(1))?;
-    let id = format!("{:012x}", next_seq() & 0xffff_ffff_ffff);
-    let now = fsutil::now_secs();
-    let version = SolutionVersionInfo {
-        solution_version_arn: format!("{}/{id}", solution.solution_arn),
-        solution_arn: solution.solution_arn.clone(),
-        dataset_group_arn: solution.dataset_group_arn.clone(),
-        recipe_arn: solution.recipe_arn.clone(),
-        event_type: solution.event_type.clone(),
-        solution_config: solution.solution_config.clone(),
-        training_mode: "FULL".into(),
-        training_type: "MANUAL".into(),
-        status: "CREATE IN_PROGRESS".into(),
-        failure_reason: None,
-        training_hours: 0.0,
-        creation_date_time: now,
-        last_updated_date_time: now,
-    };
     // Held until the final record is written: a reader that finds the version in progress and
-    // this lock free knows its process died (store::running).
-    let dir = store.version_dir(&solution.name, &id);
-    fsutil::create_dir_durable(&dir)?;
-    let running = JobLock::acquire(&store.version_lock_path(&solution.name, &id))?;
-    store.write_version(&version)?;
+    // its lock free knows its process died (store::running).
+    let job = store.begin_solution_version(&solution)?;
     Ok(PendingVersion {
-        running,
+        job,
         store: store.clone(),
         solution,
         settings,
         evaluate: options.evaluate,
-        id,
-        version,
     })
 }
 
@@ -280,19 +272,17 @@ pub fn begin_solution_version(
 /// ([`begin_solution_version`]).
 #[derive(Debug)]
 pub struct PendingVersion {
-    running: JobLock,
+    job: RunningJob<SolutionVersionInfo>,
     store: Store,
     solution: SolutionInfo,
     settings: Settings,
     evaluate: bool,
-    id: String,
-    version: SolutionVersionInfo,
 }
 
 impl PendingVersion {
     /// The version as recorded (CREATE IN_PROGRESS).
     pub fn info(&self) -> &SolutionVersionInfo {
-        &self.version
+        self.job.record()
     }
 
     /// Trains the version to completion. Returns it ACTIVE; on failure it is recorded as
@@ -303,18 +293,15 @@ impl PendingVersion {
         cancel: &AtomicBool,
     ) -> Result<SolutionVersionInfo> {
         let PendingVersion {
-            running,
+            job,
             store,
             solution,
             mut settings,
             evaluate: run_evaluation,
-            id,
-            mut version,
         } = self;
         let store = &store;
         let started = Instant::now();
-        let dir = store.version_dir(&solution.name, &id);
-        let result = (|| -> Result<()> {
+        let trained = (|| -> Result<(Model, BTreeMap<String, f64>)> {
             let config = data_config(&solution);
             let data = data::load(store, solution.dataset_group(), &config)?;
             data::check_minimums(&data, &config)?;
@@ -331,31 +318,9 @@ impl PendingVersion {
             }
             progress.message("training the final model on all data");
             let model = fit(&data, None, &settings, progress, cancel)?;
-            fsutil::write_json(&dir.join("metrics.json"), &metrics)?;
-            model.save(&dir.join("model.bin"))
+            Ok((model, metrics))
         })();
-        version.training_hours = started.elapsed().as_secs_f64() / 3600.0;
-        version.last_updated_date_time = fsutil::now_secs();
-        match result {
-            Ok(()) => {
-                version.status = "ACTIVE".into();
-                store.write_version(&version)?;
-                drop(running);
-                Ok(version)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(dir.join("model.bin"));
-                version.status = if matches!(e, Error::Interrupted) {
-                    "CREATE STOPPED".into()
-                } else {
-                    "CREATE FAILED".into()
-                };
-                version.failure_reason = Some(e.to_string());
-                store.write_version(&version)?;
-                drop(running);
-                Err(e)
-            }
-        }
+        store.finish_solution_version(job, trained, started)
     }
 }
 

@@ -79,6 +79,6 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<()> {
 pub(crate) fn generate(config: &GenerateConfig, out: &std::path::Path) -> Result<Generated> {
     let bar = Bar::new(Unit::Records);
     let result = attune::generate::generate(config, out, &bar);
-    attune::import::Progress::finish(&bar);
+    attune::progress::Progress::finish(&bar);
     result.with_context(|| format!("cannot generate synthetic data into {}", out.display()))
 }

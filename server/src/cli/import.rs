@@ -238,7 +238,7 @@ pub(crate) fn run_job(
         mode,
     };
     let result = dataset.import(&request, &bar);
-    attune::import::Progress::finish(&bar);
+    attune::progress::Progress::finish(&bar);
     result.with_context(|| JobContext {
         job: job_name.to_owned(),
         dataset_type: dataset.dataset_type(),

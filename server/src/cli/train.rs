@@ -94,7 +94,7 @@ pub(crate) fn ensure_solution(
             Ok(())
         }
         Err(attune::Error::NotFound { .. }) => {
-            store.create_solution(name, group, recipe, event_type, config)?;
+            train::create_solution(store, name, group, recipe, event_type, config)?;
             Ok(())
         }
         Err(e) => Err(e.into()),

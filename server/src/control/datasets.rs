@@ -110,7 +110,7 @@ pub(crate) fn delete(state: &AppState, body: &Body) -> Out<Value> {
         .import_jobs()
         .map_err(sdk)?
         .into_iter()
-        .find(|j| j.status.contains("PENDING") || j.status.contains("IN_PROGRESS"))
+        .find(|j| j.status.is_in_progress())
     {
         return busy(format!(
             "the import job {} is {}",
@@ -122,7 +122,7 @@ pub(crate) fn delete(state: &AppState, body: &Body) -> Out<Value> {
             .list_solution_versions(&solution.name)
             .map_err(sdk)?
             .into_iter()
-            .find(|v| v.status.contains("PENDING") || v.status.contains("IN_PROGRESS"))
+            .find(|v| v.status.is_in_progress())
         {
             return busy(format!(
                 "the solution version {} is {}",

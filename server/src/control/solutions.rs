@@ -4,6 +4,7 @@
 
 use attune::model::Recipe;
 use attune::store::solutions::{SolutionConfig, SolutionInfo, SolutionVersionInfo};
+use attune::store::Status;
 use serde_json::{json, Map, Value};
 
 use super::input::{check_arn, check_len, error, invalid, list_response, Body, Listed, Obj, Out};
@@ -26,10 +27,6 @@ impl Listed for SolutionVersionInfo {
     fn arn(&self) -> &str {
         &self.solution_version_arn
     }
-}
-
-fn in_progress(status: &str) -> bool {
-    status.contains("PENDING") || status.contains("IN_PROGRESS") || status.contains("STOPPING")
 }
 
 /// Checks a `solutionConfig` and returns the parts Attune uses; the others are validated and
@@ -165,10 +162,9 @@ pub(crate) fn create(state: &AppState, body: &Body) -> Out<Value> {
         }
         None => return Err(invalid("recipeArn", "required")),
     };
-    let info = state
-        .store()
-        .create_solution(name, group, recipe, event_type, config)
-        .map_err(sdk)?;
+    let info =
+        attune::train::create_solution(state.store(), name, group, recipe, event_type, config)
+            .map_err(sdk)?;
     Ok(json!({ "solutionArn": info.solution_arn }))
 }
 
@@ -188,11 +184,11 @@ fn version_summary(v: &SolutionVersionInfo, stopping: bool) -> Value {
     out
 }
 
-fn status(v: &SolutionVersionInfo, stopping: bool) -> &str {
-    if stopping && in_progress(&v.status) {
-        "CREATE STOPPING"
+fn status(v: &SolutionVersionInfo, stopping: bool) -> Status {
+    if stopping && v.status.is_in_progress() {
+        Status::CreateStopping
     } else {
-        &v.status
+        v.status
     }
 }
 
@@ -287,7 +283,7 @@ pub(crate) fn delete(state: &AppState, body: &Body) -> Out<Value> {
         .list_solution_versions(&solution.name)
         .map_err(sdk)?
         .into_iter()
-        .find(|v| in_progress(&v.status))
+        .find(|v| v.status.is_in_progress())
     {
         return Err(error(
             "ResourceInUseException",
@@ -334,7 +330,7 @@ pub(crate) fn describe_version(state: &AppState, body: &Body) -> Out<Value> {
     let v = store.solution_version(arn).map_err(sdk)?;
     let stopping = jobs::training_stopping(store, &v.solution_version_arn);
     let mut out = to_json(&v)?;
-    out["status"] = Value::String(status(&v, stopping).to_owned());
+    out["status"] = Value::String(status(&v, stopping).as_str().to_owned());
     out["performHPO"] = Value::Bool(false);
     out["performAutoML"] = Value::Bool(false);
     if let Value::Object(map) = &mut out {
@@ -404,7 +400,7 @@ pub(crate) fn stop_version(state: &AppState, body: &Body) -> Out<Value> {
     let arn = body.obj().arn("solutionVersionArn")?;
     let store = state.store();
     let v = store.solution_version(arn).map_err(sdk)?;
-    if !in_progress(&v.status) {
+    if !v.status.is_in_progress() {
         return Err(error(
             "ResourceInUseException",
             format!(
