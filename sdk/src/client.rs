@@ -20,6 +20,11 @@
 //! `x-amzn-ErrorType` header, else the body's `__type`) and the message, so callers can match
 //! on [`ErrorKind`].
 //!
+//! [`Client`] is blocking (std sockets, pooled keep-alive connections, no runtime); with the
+//! feature `async-client`, `AsyncClient` makes the same calls from tokio, with per-attempt
+//! timeouts and bounded, jittered retries on throttling and 5xx (`RetryPolicy`). Both share the
+//! wire types of [`crate::api`] and the errors below.
+//!
 //! The transport is plain HTTP/1.1 (no TLS: put a proxy in front for that).
 // Blocking HTTP/1.1 over std::net rather than hyper: no async runtime and no extra dependency
 // for callers (tests, CLI tools, worker threads), and pooled keep-alive connections make it as
@@ -34,6 +39,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+
+#[cfg(feature = "async-client")]
+mod asynchronous;
+#[cfg(feature = "async-client")]
+pub use asynchronous::{AsyncClient, RetryPolicy};
 
 use crate::api::{
     ErrorBody, GetPersonalizedRankingRequest, GetPersonalizedRankingResponse,
@@ -114,9 +124,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The error name as an enum.
+    /// The error name as an enum; an unnamed 5xx is [`ErrorKind::Internal`].
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::from_type(&self.error_type)
+        match ErrorKind::from_type(&self.error_type) {
+            ErrorKind::Other if self.status >= 500 => ErrorKind::Internal,
+            kind => kind,
+        }
     }
 }
 
@@ -275,6 +288,29 @@ impl Response {
     }
 }
 
+/// `http://host[:port][/prefix]` -> (`host:port`, `/prefix` without a trailing `/`).
+fn parse_base_url(base_url: &str) -> Result<(String, String)> {
+    let bad = || ClientError::InvalidUrl(base_url.to_owned());
+    let rest = base_url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let has_port = match authority.rfind(']') {
+        Some(close) => authority[close..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let authority = if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, prefix.to_owned()))
+}
+
 /// `ns#Name:suffix` -> `Name`.
 fn clean_type(t: &str) -> &str {
     let t = t.split(':').next().unwrap_or(t);
@@ -303,27 +339,10 @@ impl Client {
     /// A client for the server at `base_url` (`http://host[:port][/prefix]`, port 80 by
     /// default). Nothing is connected until the first call.
     pub fn new(base_url: &str) -> Result<Client> {
-        let bad = || ClientError::InvalidUrl(base_url.to_owned());
-        let rest = base_url.strip_prefix("http://").ok_or_else(bad)?;
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            return Err(bad());
-        }
-        let has_port = match authority.rfind(']') {
-            Some(close) => authority[close..].contains(':'),
-            None => authority.contains(':'),
-        };
-        let authority = if has_port {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
-        };
+        let (authority, prefix) = parse_base_url(base_url)?;
         Ok(Client {
             authority,
-            prefix: prefix.to_owned(),
+            prefix,
             api_key: None,
             timeout: Duration::from_secs(60),
             idle: Mutex::new(Vec::new()),

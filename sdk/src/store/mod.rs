@@ -99,6 +99,22 @@ pub(crate) fn next_seq() -> u64 {
 }
 
 /// A handle on a data directory. Cheap to clone.
+///
+/// The control plane is its methods: dataset groups, schemas and datasets here, solutions in
+/// [`solutions`], campaigns in [`campaigns`], event trackers in [`crate::events`].
+///
+/// ```
+/// # mod setup { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/setup.rs")); }
+/// # let (_tmp, trained) = setup::trained_store();
+/// # let dir = trained.root().to_owned();
+/// let store = attune::Store::open(&dir)?; // an empty store when the directory is missing
+/// for campaign in store.list_campaigns(None)? {
+///     let version = store.campaign_model_version(&campaign)?; // `$LATEST` resolved
+///     let model = store.load_model(&version)?;
+///     println!("{} serves {version} ({})", campaign.name, model.recipe().name());
+/// }
+/// # Ok::<(), attune::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Store {
     root: Arc<PathBuf>,
@@ -372,6 +388,39 @@ impl Store {
 }
 
 /// One dataset of a group: its schema, its partitions and its import jobs.
+///
+/// An import job with a bad row fails whole, naming the file, line and column, and leaves the
+/// dataset as it was:
+///
+/// ```
+/// # mod setup { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/setup.rs")); }
+/// # let (tmp, store) = setup::imported_store();
+/// use attune::import::{ImportRequest, NoProgress};
+/// use attune::{DatasetType, Error, ImportMode};
+///
+/// let items = store.dataset("shop", DatasetType::Items)?;
+/// let before = items.bulk_rows()?;
+/// let csv = tmp.path().join("more-items.csv");
+/// std::fs::write(
+///     &csv,
+///     "ITEM_ID,GENRES,PRICE,BRAND,CREATION_TIMESTAMP,TITLE\n\
+///      i9001,toys,4.5,acme,1700000000,Robot\n\
+///      i9002,toys,cheap,acme,1700000000,Kite\n",
+/// )
+/// .unwrap();
+/// let job = ImportRequest {
+///     job_name: "more".into(),
+///     data_location: csv.display().to_string(),
+///     mode: ImportMode::Incremental,
+/// };
+/// let Err(Error::Import(failure)) = items.import(&job, &NoProgress) else {
+///     panic!("the import should fail");
+/// };
+/// let row = &failure.row_errors[0];
+/// assert_eq!((row.line, row.column.as_deref()), (3, Some("PRICE")));
+/// assert_eq!(items.bulk_rows()?, before);
+/// # Ok::<(), attune::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Dataset {
     store: Store,
