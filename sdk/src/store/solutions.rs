@@ -102,6 +102,21 @@ pub struct SolutionVersionInfo {
     pub creation_date_time: f64,
     /// Unix seconds.
     pub last_updated_date_time: f64,
+    /// What training tuned (`algorithm=auto` or HPO), as DescribeSolutionVersion reports it.
+    #[serde(
+        default,
+        rename = "tunedHPOParams",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tuned_hpo_params: Option<TunedHpoParams>,
+}
+
+/// DescribeSolutionVersion's `tunedHPOParams`: the hyperparameters tuning chose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TunedHpoParams {
+    /// The chosen values, as strings.
+    pub algorithm_hyper_parameters: BTreeMap<String, String>,
 }
 
 impl SolutionVersionInfo {
