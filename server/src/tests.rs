@@ -145,6 +145,7 @@ pub(crate) fn write_version(
         training_hours: 0.0,
         creation_date_time: at,
         last_updated_date_time: at,
+        tuned_hpo_params: None,
     };
     std::fs::write(dir.join("version.json"), serde_json::to_vec(&v).unwrap()).unwrap();
     v.solution_version_arn

@@ -74,7 +74,7 @@ impl Recipe {
 pub struct ModelHeader {
     /// The recipe.
     pub recipe: Recipe,
-    /// The algorithm inside it: `ials`, `ease`, `sims` or `popularity`.
+    /// The algorithm inside it: `ials`, `ease`, `sequence`, `sims` or `popularity`.
     pub algorithm: String,
     /// The hyperparameters used, as strings (Personalize's form).
     pub hyperparameters: BTreeMap<String, String>,
@@ -111,6 +111,18 @@ pub enum Body {
         /// The weight matrix.
         b: Vec<f32>,
     },
+    /// The sequence model's item-item weights over its solved items (`train::seq`): a user's
+    /// events in time order, the newest weighing the most, score `Σ_k w_k B[item_k, j]`.
+    Sequence {
+        /// The solved items, ascending; position `p` of `b` is item `kept[p]`.
+        kept: Vec<u32>,
+        /// Item index → position in `kept` (`u32::MAX`: not solved); derived from `kept`.
+        slot: Vec<u32>,
+        /// `kept.len()²` weights, row-major: `b[p * m + q]`, history item `p`, candidate `q`.
+        b: Vec<f32>,
+        /// The recency half-life in events (0: every event weighs the same).
+        half_life: f32,
+    },
     /// Similar-Items neighbour lists.
     Neighbours {
         /// Item `i`'s neighbours are `items[indptr[i]..indptr[i + 1]]`, best first.
@@ -137,7 +149,8 @@ pub struct Model {
     pub popularity: Vec<u32>,
     /// Items by popularity, most popular first.
     pub popular_order: Vec<u32>,
-    /// Each user's trained history: `hist_items[hist_indptr[u]..hist_indptr[u + 1]]` with weights.
+    /// Each user's trained history: `hist_items[hist_indptr[u]..hist_indptr[u + 1]]` with weights
+    /// (for the `sequence` algorithm in time order, oldest first; otherwise by item).
     pub hist_indptr: Vec<u64>,
     /// History item indices.
     pub hist_items: Vec<u32>,
@@ -202,6 +215,19 @@ impl Model {
             "ease" => Body::Ease {
                 b: a.f32s(b"EASB")?,
             },
+            "sequence" => {
+                let kept = a.u32s(b"SQKP")?;
+                let half_life = match a.f32s(b"SQHL")?.as_slice() {
+                    [h] => *h,
+                    _ => return Err(a.corrupt("SQHL must hold 1 value")),
+                };
+                Body::Sequence {
+                    slot: sequence_slots(&kept, items.len()),
+                    kept,
+                    b: a.f32s(b"SQBW")?,
+                    half_life,
+                }
+            }
             "sims" => Body::Neighbours {
                 indptr: a.u64s(b"NPTR")?,
                 items: a.u32s(b"NIDX")?,
@@ -261,6 +287,22 @@ impl Model {
                     return Err("EASE matrix does not match the item count".into());
                 }
             }
+            Body::Sequence {
+                kept,
+                slot,
+                b,
+                half_life,
+            } => {
+                let m = kept.len();
+                if b.len() != m * m
+                    || slot.len() != ni
+                    || !ok_items(kept)
+                    || kept.windows(2).any(|w| w[0] >= w[1])
+                    || !(half_life.is_finite() && *half_life >= 0.0)
+                {
+                    return Err("sequence model arrays do not match the item count".into());
+                }
+            }
             Body::Neighbours {
                 indptr,
                 items,
@@ -312,6 +354,13 @@ impl Model {
                 w.f32s(b"GRAM", gram);
             }
             Body::Ease { b } => w.f32s(b"EASB", b),
+            Body::Sequence {
+                kept, b, half_life, ..
+            } => {
+                w.u32s(b"SQKP", kept);
+                w.f32s(b"SQBW", b);
+                w.f32s(b"SQHL", &[*half_life]);
+            }
             Body::Neighbours {
                 indptr,
                 items,
@@ -422,6 +471,39 @@ impl Model {
                         .map(|&(j, w)| w.clamp(0.0, 1.0) * b[j as usize * n + i as usize])
                         .sum::<f32>()
                 }));
+                true
+            }
+            Body::Sequence {
+                kept,
+                slot,
+                b,
+                half_life,
+            } => {
+                let hist = self.history(user_id, recent);
+                if hist.is_empty() {
+                    return false;
+                }
+                let m = kept.len();
+                let cand: Vec<u32> = candidates
+                    .iter()
+                    .map(|&i| slot.get(i as usize).copied().unwrap_or(u32::MAX))
+                    .collect();
+                out.resize(candidates.len(), 0.0);
+                let n = hist.len();
+                let start = n - events_read(n, *half_life);
+                for (k, &(i, w)) in hist.iter().enumerate().skip(start) {
+                    let p = slot[i as usize];
+                    if p == u32::MAX {
+                        continue;
+                    }
+                    let w = w.clamp(0.0, 1.0) * recency_weight(n - 1 - k, *half_life);
+                    let row = &b[p as usize * m..(p as usize + 1) * m];
+                    for (o, &c) in out.iter_mut().zip(&cand) {
+                        if let Some(&v) = row.get(c as usize) {
+                            *o += w * v;
+                        }
+                    }
+                }
                 true
             }
             Body::Neighbours { .. } | Body::Popularity => false,
@@ -566,6 +648,38 @@ impl Model {
     pub fn item_id(&self, i: u32) -> &str {
         self.items.get(i)
     }
+}
+
+/// The weight of an event `age` events older than the newest: `0.5^(age / half_life)`, 1 when
+/// `half_life` is 0.
+#[inline]
+pub(crate) fn recency_weight(age: usize, half_life: f32) -> f32 {
+    if half_life > 0.0 {
+        (-(age as f32) * std::f32::consts::LN_2 / half_life).exp()
+    } else {
+        1.0
+    }
+}
+
+/// How many of the newest events scoring reads: beyond 24 half-lives a weight is below 10⁻⁷
+/// of the newest event's (every event when `half_life` is 0).
+pub(crate) fn events_read(len: usize, half_life: f32) -> usize {
+    if half_life > 0.0 {
+        len.min((half_life * 24.0).ceil() as usize + 1)
+    } else {
+        len
+    }
+}
+
+/// Item index → position in `kept` (`u32::MAX` for items not solved), for `n_items` items.
+pub(crate) fn sequence_slots(kept: &[u32], n_items: usize) -> Vec<u32> {
+    let mut slot = vec![u32::MAX; n_items];
+    for (p, &i) in kept.iter().enumerate() {
+        if let Some(s) = slot.get_mut(i as usize) {
+            *s = p as u32;
+        }
+    }
+    slot
 }
 
 /// Scores of candidates for a user vector `x`: `out[k] = x · item(candidates[k])`, compiled for

@@ -356,6 +356,7 @@ mod tests {
             training_hours: 0.0,
             creation_date_time: at,
             last_updated_date_time: at,
+            tuned_hpo_params: None,
         };
         let dir = store.version_dir(solution, id);
         fsutil::create_dir_durable(&dir).unwrap();

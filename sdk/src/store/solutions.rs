@@ -104,6 +104,21 @@ pub struct SolutionVersionInfo {
     pub creation_date_time: f64,
     /// Unix seconds.
     pub last_updated_date_time: f64,
+    /// What training tuned (`algorithm=auto` or HPO), as DescribeSolutionVersion reports it.
+    #[serde(
+        default,
+        rename = "tunedHPOParams",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tuned_hpo_params: Option<TunedHpoParams>,
+}
+
+/// DescribeSolutionVersion's `tunedHPOParams`: the hyperparameters tuning chose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TunedHpoParams {
+    /// The chosen values, as strings.
+    pub algorithm_hyper_parameters: BTreeMap<String, String>,
 }
 
 impl SolutionVersionInfo {
@@ -285,6 +300,7 @@ impl Store {
             training_hours: 0.0,
             creation_date_time: now,
             last_updated_date_time: now,
+            tuned_hpo_params: None,
         };
         let dir = self.version_dir(&solution.name, &id);
         RunningJob::begin(

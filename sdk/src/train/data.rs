@@ -77,6 +77,27 @@ impl TrainingData {
         h
     }
 
+    /// Each user's events as (item, event-type weight), in time order (ties keep storage
+    /// order); users `users` leaves out get an empty sequence.
+    pub fn sequences(&self, type_weights: &[f32], users: Option<&[bool]>) -> Vec<Vec<(u32, f32)>> {
+        let mut h: Vec<Vec<(i64, u32, f32)>> = vec![Vec::new(); self.users.len()];
+        for e in &self.events {
+            if users.is_none_or(|keep| keep[e.user as usize]) {
+                let w = type_weights
+                    .get(e.event_type as usize)
+                    .copied()
+                    .unwrap_or(1.0);
+                h[e.user as usize].push((e.timestamp, e.item, w));
+            }
+        }
+        h.into_iter()
+            .map(|mut list| {
+                list.sort_by_key(|p| p.0);
+                list.into_iter().map(|(_, i, w)| (i, w)).collect()
+            })
+            .collect()
+    }
+
     /// The weighted users × items matrix over the interacted items: each event adds
     /// `weight(event type) × 0.5^(age / half_life)` (no decay when `half_life_days` is 0).
     pub fn matrix(&self, type_weights: &[f32], half_life_days: f32, users: Option<&[bool]>) -> Csr {

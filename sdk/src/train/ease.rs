@@ -164,42 +164,7 @@ fn solve(user_items: &Csr, params: &EaseParams) -> Result<Ease, String> {
         g[j * n + j] += f64::from(params.lambda);
     }
 
-    // G = L Lᵀ, L in place of G's lower triangle.
-    {
-        let mat = MatMut::from_column_major_slice_mut(&mut g, n, n);
-        let mut scratch =
-            MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-        cholesky_in_place(
-            mat,
-            Default::default(),
-            par,
-            MemStack::new(&mut scratch),
-            Default::default(),
-        )
-        .map_err(|e| format!("the regularized Gram matrix is not positive definite: {e}"))?;
-    }
-    // P = L⁻ᵀ L⁻¹, lower triangle, written over L.
-    {
-        let mut linv = vec![0f64; n * n];
-        invert_lower_triangular(
-            MatMut::from_column_major_slice_mut(&mut linv, n, n),
-            MatRef::from_column_major_slice(&g, n, n),
-            par,
-        );
-        let l = MatRef::from_column_major_slice(&linv, n, n);
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut g, n, n),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            l.transpose(),
-            BlockStructure::TriangularUpper,
-            l,
-            BlockStructure::TriangularLower,
-            1.0f64,
-            par,
-        );
-    }
-    symmetrize_from_lower(&mut g, n);
+    invert_spd(&mut g, n, par)?;
     let diag: Vec<f64> = (0..n).map(|j| g[j * n + j]).collect();
 
     // B_ij = −P_ij / P_jj; row i of B is column i of the symmetric P, scaled per column.
@@ -222,6 +187,49 @@ fn solve(user_items: &Csr, params: &EaseParams) -> Result<Ease, String> {
         });
     }
     Ok(Ease { n_items: n, b })
+}
+
+/// Replaces the symmetric positive definite `n x n` matrix whose lower triangle `g` holds
+/// (column-major) by its whole inverse: `G = L Lᵀ` (Cholesky, in place), then
+/// `G⁻¹ = L⁻ᵀ L⁻¹`, mirrored onto the upper triangle.
+pub(crate) fn invert_spd(g: &mut [f64], n: usize, par: Par) -> Result<(), String> {
+    // G = L Lᵀ, L in place of G's lower triangle.
+    {
+        let mat = MatMut::from_column_major_slice_mut(g, n, n);
+        let mut scratch =
+            MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+        cholesky_in_place(
+            mat,
+            Default::default(),
+            par,
+            MemStack::new(&mut scratch),
+            Default::default(),
+        )
+        .map_err(|e| format!("the regularized Gram matrix is not positive definite: {e}"))?;
+    }
+    // P = L⁻ᵀ L⁻¹, lower triangle, written over L.
+    {
+        let mut linv = vec![0f64; n * n];
+        invert_lower_triangular(
+            MatMut::from_column_major_slice_mut(&mut linv, n, n),
+            MatRef::from_column_major_slice(g, n, n),
+            par,
+        );
+        let l = MatRef::from_column_major_slice(&linv, n, n);
+        matmul(
+            MatMut::from_column_major_slice_mut(g, n, n),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            l.transpose(),
+            BlockStructure::TriangularUpper,
+            l,
+            BlockStructure::TriangularLower,
+            1.0f64,
+            par,
+        );
+    }
+    symmetrize_from_lower(g, n);
+    Ok(())
 }
 
 impl Ease {
@@ -303,7 +311,7 @@ pub(crate) fn thread_count(threads: usize) -> usize {
 /// Threads own disjoint column ranges chosen to balance the pair count; each scans every user
 /// and adds the pairs whose column falls in its range, so the result does not depend on the
 /// thread count.
-fn gram_lower(x: &Csr, threads: usize) -> Vec<f64> {
+pub(crate) fn gram_lower(x: &Csr, threads: usize) -> Vec<f64> {
     let n = x.ncols;
     let mut g = vec![0f64; n * n];
     if n == 0 {
@@ -357,7 +365,7 @@ fn gram_lower(x: &Csr, threads: usize) -> Vec<f64> {
 }
 
 /// Copies the lower triangle of a column-major `n x n` buffer onto its upper triangle, in tiles.
-fn symmetrize_from_lower(g: &mut [f64], n: usize) {
+pub(crate) fn symmetrize_from_lower(g: &mut [f64], n: usize) {
     const T: usize = 64;
     for jb in (0..n).step_by(T) {
         for ib in (jb..n).step_by(T) {

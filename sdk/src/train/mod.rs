@@ -16,9 +16,11 @@ pub mod ials;
 pub mod matrix;
 pub mod percentile;
 pub mod popularity;
+pub mod seq;
 pub mod sims;
 #[cfg(test)]
 mod tests;
+pub mod tune;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,8 +68,12 @@ pub(crate) enum Plan {
         ease: ease::EaseParams,
         /// iALS's recency half-life (0: no decay).
         half_life_days: f32,
-        /// EASE's recency half-life (0: no decay).
+        /// EASE's recency half-life (0: no decay), also the sequence model's.
         ease_half_life_days: f32,
+        /// The sequence model's training settings (`algorithm=sequence`).
+        seq: seq::SeqParams,
+        /// The sequence model's recency half-life at request time, in events (0: none).
+        seq_half_life: f32,
     },
     Similar(sims::SimsParams),
     Popularity,
@@ -85,6 +91,10 @@ pub(crate) struct Settings {
     /// (Similar-Items).
     item_band: PercentileBand,
     hyperparameters: BTreeMap<String, String>,
+    /// The hyperparameters the solution set explicitly (tuning leaves them alone).
+    given: BTreeMap<String, String>,
+    /// What tuning chose (`algorithm=auto` or HPO): Personalize's `tunedHPOParams`.
+    tuned: BTreeMap<String, String>,
     threads: usize,
 }
 
@@ -130,7 +140,8 @@ fn recipe_settings(
     let plan = match recipe {
         Recipe::PersonalizedRanking => {
             let d = ials::IalsParams::default();
-            let algorithm = hp.choice("algorithm", "auto", &["auto", "ials", "ease"])?;
+            let algorithm =
+                hp.choice("algorithm", "auto", &["auto", "ials", "ease", "sequence"])?;
             let ials = ials::IalsParams {
                 factors: hp.int("factors", &["hidden_dimension"], d.factors as u64, 4, 512)?
                     as usize,
@@ -160,9 +171,25 @@ fn recipe_settings(
             let ease_half_life_days =
                 hp.float("ease_recency_half_life_days", &[], 5000.0, 0.0, 1e6)?;
             let off = |h: f32| if recency { h } else { 0.0 };
-            // A no-op kept for configs copied from Personalize (recorded like any key): `bptt`
-            // is the sequence window of its recurrent model, and iALS and EASE have none.
-            hp.int("bptt", &[], 32, 2, 32)?;
+            // The sequence model (train/seq.rs): `bptt`, Personalize's sequence window, is how
+            // many earlier events explain each event; `auto` tunes λ (`ease_lambda`), the
+            // transition weight and the request-time half-life on validation users.
+            let sd = seq::SeqParams::default();
+            let seq = seq::SeqParams {
+                lambda: ease.lambda,
+                transition_weight: hp.float(
+                    "transition_weight",
+                    &[],
+                    sd.transition_weight,
+                    0.0,
+                    1e4,
+                )?,
+                window: hp.int("bptt", &["training.bptt"], sd.window as u64, 2, 32)? as usize,
+                min_users: ease.min_users,
+                max_items: ease.max_items,
+                threads,
+            };
+            let seq_half_life = hp.float("recent_events_half_life", &[], 16.0, 0.0, 1e6)?;
             // Personalize's default max is 0.99; Attune keeps every user by default, because
             // dropping the heaviest 1% of users would change every existing model.
             user_band = PercentileBand::read(
@@ -176,6 +203,8 @@ fn recipe_settings(
                 ease,
                 half_life_days: off(half_life_days),
                 ease_half_life_days: off(ease_half_life_days),
+                seq,
+                seq_half_life: if recency { seq_half_life } else { 0.0 },
             }
         }
         Recipe::SimilarItems => {
@@ -228,6 +257,8 @@ fn recipe_settings(
         user_band,
         item_band,
         hyperparameters,
+        given: map.clone(),
+        tuned: BTreeMap::new(),
         threads,
     })
 }
@@ -293,7 +324,7 @@ impl PendingVersion {
         cancel: &AtomicBool,
     ) -> Result<SolutionVersionInfo> {
         let PendingVersion {
-            job,
+            mut job,
             store,
             solution,
             mut settings,
@@ -301,6 +332,7 @@ impl PendingVersion {
         } = self;
         let store = &store;
         let started = Instant::now();
+        let mut tuned = None;
         let trained = (|| -> Result<(Model, BTreeMap<String, f64>)> {
             let config = data_config(&solution);
             let data = data::load(store, solution.dataset_group(), &config)?;
@@ -308,44 +340,52 @@ impl PendingVersion {
             let mut metrics = BTreeMap::new();
             if run_evaluation {
                 progress.message("evaluating on a held-out 10% of users");
-                let (m, algorithm) = evaluate(&data, &settings, progress, cancel)?;
+                let (m, resolved) = evaluate(&data, &settings, progress, cancel)?;
                 metrics = m;
-                // `auto` chose on the training users; the final model uses the same
-                // algorithm, so the metrics describe what is deployed.
-                if let Plan::Ranking { algorithm: a, .. } = &mut settings.plan {
-                    *a = algorithm;
-                }
+                // `auto` chose on the training users only; the final model uses the same
+                // settings, so the metrics describe what is deployed.
+                settings = resolved;
+            } else {
+                settings = tune::resolve(&data, None, &settings, progress, cancel)?;
+            }
+            if !settings.tuned.is_empty() {
+                progress.message(&format!("tuned: {}", tune::describe(&settings.tuned)));
+                tuned = Some(crate::store::solutions::TunedHpoParams {
+                    algorithm_hyper_parameters: settings.tuned.clone(),
+                });
             }
             progress.message("training the final model on all data");
             let model = fit(&data, None, &settings, progress, cancel)?;
             Ok((model, metrics))
         })();
+        job.record_mut().tuned_hpo_params = tuned;
         store.finish_solution_version(job, trained, started)
     }
 }
 
 /// Splits users 90/10, trains on the training users and scores the test users. Returns the
-/// metrics and the algorithm the model used (what `auto` chose).
+/// metrics and the resolved settings (what `auto` or HPO chose, on the training users only).
 fn evaluate(
     data: &TrainingData,
     settings: &Settings,
     progress: &dyn Progress,
     cancel: &AtomicBool,
-) -> Result<(BTreeMap<String, f64>, String)> {
+) -> Result<(BTreeMap<String, f64>, Settings)> {
     let histories = data.histories();
     let split = eval::split(&histories, 0.1, EVALUATION_SEED);
     let mut keep = vec![false; data.users.len()];
     for &u in &split.train_users {
         keep[u as usize] = true;
     }
-    let model = fit(data, Some(&keep), settings, progress, cancel)?;
+    let settings = tune::resolve(data, Some(&keep), settings, progress, cancel)?;
+    let model = fit(data, Some(&keep), &settings, progress, cancel)?;
     let metrics = eval::evaluate(
         &split,
         model.items.len(),
         |t| recommend_for_history(&model, &t.input, 25),
         settings.threads,
     );
-    Ok((metrics.to_map(), model.header.algorithm.clone()))
+    Ok((metrics.to_map(), settings))
 }
 
 /// Top-`n` item indices for an anonymous history of item indices (evaluation's test users).
@@ -394,31 +434,32 @@ pub(crate) fn fit(
         .iter()
         .map(|t| settings.type_weights.get(t).copied().unwrap_or(1.0))
         .collect();
-    // Personalized-Ranking's algorithm first: iALS and EASE each have their own recency decay.
-    let (use_ease, half_life) = match &settings.plan {
+    // `auto` (and HPO) resolve to concrete settings first, on validation users carved from
+    // the users `keep` selects.
+    let resolved = tune::resolve(data, keep, settings, progress, cancel)?;
+    let settings = &resolved;
+    // Personalized-Ranking's algorithm: iALS has its own recency decay, EASE and the sequence
+    // model share theirs.
+    let (algorithm, half_life) = match &settings.plan {
         Plan::Ranking {
             algorithm,
             half_life_days,
             ease_half_life_days,
             ..
         } => {
-            let use_ease = match algorithm.as_str() {
-                "ease" => true,
-                "ials" => false,
-                _ => choose_ease(data, keep, settings, progress, cancel)?,
-            };
-            let half_life = if use_ease {
-                *ease_half_life_days
-            } else {
+            let half_life = if algorithm == "ials" {
                 *half_life_days
+            } else {
+                *ease_half_life_days
             };
-            (use_ease, half_life)
+            (algorithm.as_str(), half_life)
         }
-        _ => (false, 0.0),
+        _ => ("", 0.0),
     };
     let bands = percentile::apply(data, keep, settings.user_band, settings.item_band);
     // The trained histories (every user `keep` selects) and what the model is fitted on.
     let matrix = data.matrix(&type_weights, half_life, keep);
+    let fit_users_for_seq = bands.fit_users.as_deref().or(keep);
     let fitted = bands
         .fit_users
         .as_deref()
@@ -466,9 +507,23 @@ pub(crate) fn fit(
             }
         }
         Plan::Ranking {
-            ials: ip, ease: ep, ..
+            ials: ip,
+            ease: ep,
+            seq: sp,
+            seq_half_life,
+            ..
         } => {
-            if use_ease {
+            if algorithm == "sequence" {
+                progress.message("training the sequence model");
+                let sequences = data.sequences(&type_weights, fit_users_for_seq);
+                let s = seq::train(fit_matrix, &sequences, sp).map_err(Error::InvalidInput)?;
+                Body::Sequence {
+                    slot: crate::model::sequence_slots(&s.kept, n_items),
+                    kept: s.kept,
+                    b: s.b,
+                    half_life: *seq_half_life,
+                }
+            } else if algorithm == "ease" {
                 progress.message("training EASE");
                 // Scoring reads the trained histories, the left-out users' included.
                 let e = ease::train(fit_matrix, ep).map_err(Error::InvalidInput)?;
@@ -499,20 +554,35 @@ pub(crate) fn fit(
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    let mut hyperparameters = settings.hyperparameters.clone();
-    if let Body::Ease { .. } | Body::Factors { .. } = body {
-        let name = if matches!(body, Body::Ease { .. }) {
-            "ease"
-        } else {
-            "ials"
-        };
-        hyperparameters.insert("algorithm".into(), name.into());
-    }
+    let hyperparameters = settings.hyperparameters.clone();
     let algorithm = match body {
         Body::Factors { .. } => "ials",
         Body::Ease { .. } => "ease",
+        Body::Sequence { .. } => "sequence",
         Body::Neighbours { .. } => "sims",
         Body::Popularity => "popularity",
+    };
+    // The sequence model keeps each user's events in time order (its scoring reads the order);
+    // the others keep the weighted matrix's rows.
+    let (hist_indptr, hist_items, hist_weights) = if let Body::Sequence { .. } = body {
+        let sequences = data.sequences(&type_weights, keep);
+        let mut indptr = Vec::with_capacity(sequences.len() + 1);
+        indptr.push(0u64);
+        let (mut items, mut weights) = (Vec::new(), Vec::new());
+        for s in &sequences {
+            for &(i, w) in s {
+                items.push(i);
+                weights.push(w);
+            }
+            indptr.push(items.len() as u64);
+        }
+        (indptr, items, weights)
+    } else {
+        (
+            matrix.indptr.iter().map(|&p| p as u64).collect(),
+            matrix.indices.clone(),
+            matrix.data.clone(),
+        )
     };
     Ok(Model {
         header: ModelHeader {
@@ -533,9 +603,9 @@ pub(crate) fn fit(
         users: IdTable::new(&data.users),
         popularity: counts,
         popular_order: order,
-        hist_indptr: matrix.indptr.iter().map(|&p| p as u64).collect(),
-        hist_items: matrix.indices.clone(),
-        hist_weights: matrix.data.clone(),
+        hist_indptr,
+        hist_items,
+        hist_weights,
         body,
     })
 }
@@ -571,81 +641,6 @@ fn solve_left_out_users(
         );
         f.users[u * d..(u + 1) * d].copy_from_slice(&x);
     }
-}
-
-/// `auto`: EASE when the catalog is small enough for it (at most `ease_max_items` items),
-/// unless iALS is clearly better on a validation split carved from the training users (never
-/// the test users): its mean per-user NDCG@25 there must exceed EASE's by more than two standard
-/// errors of the paired differences. The prior for EASE is measured: on MovieLens
-/// (ml-latest-small), 10 user folds, EASE matched or beat tuned iALS on NDCG@10, NDCG@25 and
-/// MRR@25 (`benches/quality/README.md`), while a plain comparison on ~55 validation users picks
-/// nearly at random between two models that close. Both validation models are cheap: EASE
-/// solves only for items with `ease_min_users` users.
-fn choose_ease(
-    data: &TrainingData,
-    keep: Option<&[bool]>,
-    settings: &Settings,
-    progress: &dyn Progress,
-    cancel: &AtomicBool,
-) -> Result<bool> {
-    let Plan::Ranking { ease: ep, .. } = &settings.plan else {
-        return Ok(false);
-    };
-    if data.interacted_items > ep.max_items {
-        return Ok(false);
-    }
-    let histories: Vec<Vec<(i64, u32)>> = data
-        .histories()
-        .into_iter()
-        .enumerate()
-        .map(|(u, h)| {
-            if keep.is_none_or(|k| k[u]) {
-                h
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
-    let split = eval::split(&histories, 0.1, EVALUATION_SEED + 1);
-    if split.test.len() < 2 {
-        return Ok(true);
-    }
-    let mut inner = vec![false; data.users.len()];
-    for &u in &split.train_users {
-        inner[u as usize] = true;
-    }
-    // Per-user NDCG@25 of one algorithm on the validation users.
-    let score = |algorithm: &str| -> Result<Vec<f64>> {
-        let mut s = settings.clone();
-        if let Plan::Ranking { algorithm: a, .. } = &mut s.plan {
-            *a = algorithm.into();
-        }
-        progress.message(&format!("validating {algorithm}"));
-        let model = fit(data, Some(&inner), &s, progress, cancel)?;
-        Ok(split
-            .test
-            .iter()
-            .map(|t| {
-                let ranked = recommend_for_history(&model, &t.input, eval::TOP_K);
-                eval::ndcg(&ranked, &t.truth, eval::TOP_K)
-            })
-            .collect())
-    };
-    let ials = score("ials")?;
-    let ease = score("ease")?;
-    let diffs: Vec<f64> = ials.iter().zip(&ease).map(|(a, b)| a - b).collect();
-    let n = diffs.len() as f64;
-    let mean = diffs.iter().sum::<f64>() / n;
-    let var = diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0);
-    let se = (var / n).sqrt();
-    let ease_wins = mean <= 2.0 * se;
-    progress.message(&format!(
-        "validation NDCG@25: iALS {:.4}, EASE {:.4} (difference {mean:+.4} ± {se:.4}): {}",
-        ials.iter().sum::<f64>() / n,
-        ease.iter().sum::<f64>() / n,
-        if ease_wins { "EASE" } else { "iALS" }
-    ));
-    Ok(ease_wins)
 }
 
 fn sims_metadata(f: &data::ItemFeatures) -> sims::ItemMetadata {
