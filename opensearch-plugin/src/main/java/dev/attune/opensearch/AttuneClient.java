@@ -18,12 +18,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -154,27 +154,30 @@ final class AttuneClient implements AutoCloseable {
     }
 
     /**
-     * Posts a re-ranking request; the future completes on one of the client's threads, with the
-     * answer or with the exception OpenSearch should report.
+     * Posts a re-ranking request and hands the answer, or the exception OpenSearch should report,
+     * to {@code done} on one of the client's threads (on the caller's thread only when the client
+     * is shut down and refuses the call).
      *
      * @param body the JSON body
      * @param hits the number of hits sent (the answer must order exactly these)
+     * @param done called once, with the answer or with the failure (the other one null)
      */
-    CompletableFuture<Reranked> rerank(byte[] body, int hits) {
-        CompletableFuture<Reranked> result = new CompletableFuture<>();
+    void rerank(byte[] body, int hits, BiConsumer<Reranked, RuntimeException> done) {
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
             executor.execute(() -> {
+                Reranked answer;
                 try {
-                    result.complete(answer(call(body, deadline), hits));
+                    answer = answer(call(body, deadline), hits);
                 } catch (RuntimeException e) {
-                    result.completeExceptionally(e);
+                    done.accept(null, e);
+                    return;
                 }
+                done.accept(answer, null);
             });
         } catch (RejectedExecutionException e) {
-            result.completeExceptionally(unreachable(e));
+            done.accept(null, unreachable(e));
         }
-        return result;
     }
 
     /** One exchange, on an idle connection or a new one; a reused connection the server has closed is replaced once. */

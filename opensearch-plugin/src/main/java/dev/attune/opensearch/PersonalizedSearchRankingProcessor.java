@@ -143,8 +143,9 @@ public final class PersonalizedSearchRankingProcessor extends AbstractProcessor 
             ? responseListener
             : ContextPreservingActionListener.wrapPreservingContext(responseListener, threadContext);
         long start = System.nanoTime();
-        // Finished on the client's thread that made the call: no further hand-off.
-        client.rerank(body, hits.length).whenComplete((reranked, error) -> finish(response, reranked, error, start, listener));
+        // Finished on the client's thread that made the call: no further hand-off (a future's
+        // callback could run on this search thread instead, when the call finishes first).
+        client.rerank(body, hits.length, (reranked, error) -> finish(response, reranked, error, start, listener));
     }
 
     private void finish(
