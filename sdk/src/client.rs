@@ -2,18 +2,36 @@
 //! GetRecommendations), the events API (PutEvents, PutItems, PutUsers), the control plane
 //! (any `AmazonPersonalize.<Operation>` as JSON) and the server's own `/health` and `/metrics`.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), attune::client::ClientError> {
+//! ```
+//! # mod setup { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doctest/setup.rs")); }
+//! # let (_tmp, store) = setup::trained_store();
+//! # let (url, _server) = setup::serve(&store, "secret");
+//! use attune::api::{Event, PutEventsRequest};
 //! use attune::client::Client;
-//! let client = Client::new("http://127.0.0.1:8080")?.with_api_key("secret");
-//! let ranking = client.get_personalized_ranking(
-//!     "arn:aws:personalize:us-east-1:000000000000:campaign/rerank",
-//!     "user-1",
-//!     &["item-7", "item-42"],
-//!     None,
-//! )?;
+//!
+//! let client = Client::new(&url)?.with_api_key("secret"); // e.g. http://127.0.0.1:8080
+//! let campaign = "arn:aws:personalize:local:000000000000:campaign/shop-ranking";
+//! let ranking = client.get_personalized_ranking(campaign, "u1", &["i7", "i42"], None)?;
 //! println!("{:?}", ranking.personalized_ranking);
-//! # Ok(()) }
+//!
+//! // A click on the first item, with the ranking it followed, through the group's tracker.
+//! let trackers = client.control("ListEventTrackers", &serde_json::json!({}))?;
+//! let arn = &trackers["eventTrackers"][0]["eventTrackerArn"];
+//! let tracker =
+//!     client.control("DescribeEventTracker", &serde_json::json!({ "eventTrackerArn": arn }))?;
+//! client.put_events(&PutEventsRequest {
+//!     tracking_id: tracker["eventTracker"]["trackingId"].as_str().unwrap().to_owned(),
+//!     session_id: "session-1".into(),
+//!     user_id: Some("u1".into()),
+//!     event_list: vec![Event {
+//!         event_type: "click".into(),
+//!         item_id: Some(ranking.personalized_ranking[0].item_id.clone()),
+//!         recommendation_id: Some(ranking.recommendation_id.clone()),
+//!         sent_at: 1_700_000_000.0,
+//!         ..Event::default()
+//!     }],
+//! })?;
+//! # Ok::<(), attune::client::ClientError>(())
 //! ```
 //!
 //! Error responses come back as [`ClientError::Api`] with the status, the AWS error name (the

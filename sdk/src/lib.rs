@@ -86,7 +86,7 @@
 //! use attune::client::{Client, ErrorKind};
 //!
 //! let client = Client::new(&url)?.with_api_key("secret-key");
-//! let campaign = "arn:aws:personalize:us-east-1:000000000000:campaign/shop-ranking";
+//! let campaign = "arn:aws:personalize:local:000000000000:campaign/shop-ranking";
 //! let ranking = client.get_personalized_ranking(campaign, "u1", &["i3", "i12", "i40"], None)?;
 //! assert_eq!(ranking.personalized_ranking.len(), 3);
 //!
@@ -94,7 +94,8 @@
 //! let stranger = Client::new(&url)?.with_api_key("wrong");
 //! let denied = stranger.get_personalized_ranking(campaign, "u1", &["i3"], None);
 //! assert_eq!(denied.unwrap_err().kind(), ErrorKind::AccessDenied);
-//! let missing = client.get_personalized_ranking("arn:aws:personalize:us-east-1:000000000000:campaign/none", "u1", &["i3"], None);
+//! let none = campaign.replace("shop-ranking", "none");
+//! let missing = client.get_personalized_ranking(&none, "u1", &["i3"], None);
 //! assert_eq!(missing.unwrap_err().kind(), ErrorKind::ResourceNotFound);
 //! # Ok::<(), attune::Error>(())
 //! ```
@@ -121,8 +122,9 @@
 //!
 //! let store = Store::open(&dir)?;
 //! store.create_dataset_group("shop", None)?;
-//! store.create_schema("shop-interactions", &interactions_schema, None)?;
-//! store.create_dataset("shop", DatasetType::Interactions, "shop-interactions", "shop-interactions")?;
+//! let name = "shop-interactions"; // the schema's and the dataset's
+//! store.create_schema(name, &interactions_schema, None)?;
+//! store.create_dataset("shop", DatasetType::Interactions, name, name)?;
 //! let job = store.dataset("shop", DatasetType::Interactions)?.import(
 //!     &ImportRequest {
 //!         job_name: "initial".into(),
@@ -137,7 +139,8 @@
 //! config.algorithm_hyper_parameters.insert("factors".into(), "16".into());
 //! store.create_solution("ranking", "shop", Recipe::PersonalizedRanking, None, config)?;
 //! let options = TrainOptions::default(); // evaluates on a held-out split first
-//! let version = create_solution_version(&store, "ranking", &options, &NoProgress, &AtomicBool::new(false))?;
+//! let cancel = AtomicBool::new(false); // set it from another thread to stop training
+//! let version = create_solution_version(&store, "ranking", &options, &NoProgress, &cancel)?;
 //! let metrics = store.solution_metrics(&version.solution_version_arn)?;
 //! assert!(metrics.contains_key("normalized_discounted_cumulative_gain_at_10"));
 //!

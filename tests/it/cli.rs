@@ -468,3 +468,11 @@ fn the_default_relative_data_dir_works_in_a_fresh_directory() {
         .join("attune-store.json")
         .is_file());
 }
+
+#[test]
+fn version_is_the_workspace_version() {
+    // `[workspace.package] version`, which every crate of the workspace inherits.
+    let out = attune_ok(["--version"]);
+    assert_eq!(out.trim(), format!("attune {}", env!("CARGO_PKG_VERSION")));
+    assert_ne!(env!("CARGO_PKG_VERSION"), "0.0.0");
+}

@@ -9,6 +9,7 @@ mod import;
 mod opensearch;
 mod opensearch_plugin;
 mod opensearch_proxy;
+mod rerank_service;
 mod server;
 mod server_events;
 mod server_interrupted;

@@ -68,7 +68,8 @@ from ._types import (
 )
 from .client import Client
 
-__version__ = "0.0.0"
+# The workspace version ([workspace.package] in Cargo.toml), which maturin gives the wheel.
+__version__ = "0.1.0"
 
 __all__ = [
     "MAX_INPUT_ITEMS",

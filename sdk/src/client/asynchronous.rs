@@ -108,7 +108,7 @@ fn unit_random() -> f64 {
 ///     .with_api_key("secret-key")
 ///     .with_timeout(Duration::from_secs(2))
 ///     .with_retry(RetryPolicy { max_attempts: 4, ..RetryPolicy::default() });
-/// let campaign = "arn:aws:personalize:us-east-1:000000000000:campaign/shop-ranking";
+/// let campaign = "arn:aws:personalize:local:000000000000:campaign/shop-ranking";
 /// let ranking = client
 ///     .get_personalized_ranking(campaign, "u1", &["i3", "i12", "i40"], None)
 ///     .await?;
@@ -586,7 +586,8 @@ mod tests {
             response(
                 "200 OK",
                 "",
-                r#"{"personalizedRanking":[{"itemId":"b","score":0.6},{"itemId":"a","score":0.4}],"recommendationId":"RID-1"}"#,
+                r#"{"personalizedRanking":[{"itemId":"b","score":0.6},{"itemId":"a"}],
+                    "recommendationId":"RID-1"}"#,
             ),
         ])
         .await;
