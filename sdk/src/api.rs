@@ -1,8 +1,9 @@
 //! Wire DTOs of the runtime and events APIs (`spec/api.md` 2.1-2.2): the JSON bodies of
 //! `POST /personalize-ranking`, `POST /recommendations`, `/events`, `/items`, `/users` and the
 //! AWS error body, in the AWS shapes (camelCase, absent members omitted, unknown members
-//! ignored, `null` read as absent). The server deserializes requests and serializes responses
-//! with these types; the client (`client`, feature `client`) does the reverse.
+//! ignored, `null` read as absent). The client (`client`, feature `client`) serializes requests
+//! and deserializes responses with these types; the server reads requests with its own
+//! borrowing parser and checks the limits defined here.
 //!
 //! The Put* request types are those of [`crate::events`], re-exported here. The `validate`
 //! methods check the limits botocore leaves to the server (maximum lengths, counts and
@@ -16,6 +17,7 @@ use crate::error::{invalid, Result};
 pub use crate::events::{
     Event, Item, MetricAttribution, PutEventsRequest, PutItemsRequest, PutUsersRequest, User,
 };
+use crate::record::check_chars;
 
 /// The most items GetPersonalizedRanking's `inputList` may hold.
 pub const MAX_INPUT_ITEMS: usize = crate::model::MAX_INPUT_ITEMS;
@@ -174,8 +176,8 @@ pub struct ErrorBody {
 impl GetPersonalizedRankingRequest {
     /// Checks the limits the model leaves to the server.
     pub fn validate(&self) -> Result<()> {
-        check_len("campaignArn", &self.campaign_arn, 1, MAX_ARN_CHARS)?;
-        check_len("userId", &self.user_id, 1, MAX_ID_CHARS)?;
+        check_chars("campaignArn", &self.campaign_arn, 1, MAX_ARN_CHARS)?;
+        check_chars("userId", &self.user_id, 1, MAX_ID_CHARS)?;
         let max = if self.metadata_columns.is_some() {
             MAX_ITEMS_WITH_METADATA
         } else {
@@ -193,7 +195,7 @@ impl GetPersonalizedRankingRequest {
             ));
         }
         for (k, id) in self.input_list.iter().enumerate() {
-            check_len(&format!("inputList[{k}]"), id, 1, MAX_ID_CHARS)?;
+            check_chars(&format!("inputList[{k}]"), id, 1, MAX_ID_CHARS)?;
         }
         check_common(
             self.context.as_ref(),
@@ -209,8 +211,8 @@ impl GetRecommendationsRequest {
     /// campaign's recipe needs).
     pub fn validate(&self) -> Result<()> {
         match (&self.campaign_arn, &self.recommender_arn) {
-            (Some(arn), None) => check_len("campaignArn", arn, 1, MAX_ARN_CHARS)?,
-            (None, Some(arn)) => check_len("recommenderArn", arn, 1, MAX_ARN_CHARS)?,
+            (Some(arn), None) => check_chars("campaignArn", arn, 1, MAX_ARN_CHARS)?,
+            (None, Some(arn)) => check_chars("recommenderArn", arn, 1, MAX_ARN_CHARS)?,
             (None, None) => return Err(invalid!("campaignArn: required")),
             (Some(_), Some(_)) => {
                 return Err(invalid!(
@@ -219,10 +221,10 @@ impl GetRecommendationsRequest {
             }
         }
         if let Some(item) = &self.item_id {
-            check_len("itemId", item, 1, MAX_ID_CHARS)?;
+            check_chars("itemId", item, 1, MAX_ID_CHARS)?;
         }
         if let Some(user) = &self.user_id {
-            check_len("userId", user, 1, MAX_ID_CHARS)?;
+            check_chars("userId", user, 1, MAX_ID_CHARS)?;
         }
         let max = if self.metadata_columns.is_some() {
             MAX_ITEMS_WITH_METADATA
@@ -263,18 +265,8 @@ impl GetRecommendationsRequest {
     }
 }
 
-fn check_len(what: &str, s: &str, min: usize, max: usize) -> Result<()> {
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(invalid!(
-            "{what}: must have {min}-{max} characters, found {n}"
-        ));
-    }
-    Ok(())
-}
-
 fn check_name(what: &str, key: &str, max: usize) -> Result<()> {
-    check_len(what, key, 1, max)?;
+    check_chars(what, key, 1, max)?;
     if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(invalid!(
             "{what}: {key:?} may hold only letters, digits and '_'"
@@ -298,11 +290,11 @@ fn check_common(
         }
         for (k, v) in context {
             check_name("context key", k, 150)?;
-            check_len(&format!("context.{k}"), v, 0, 1000)?;
+            check_chars(&format!("context.{k}"), v, 0, 1000)?;
         }
     }
     if let Some(arn) = filter_arn {
-        check_len("filterArn", arn, 1, MAX_ARN_CHARS)?;
+        check_chars("filterArn", arn, 1, MAX_ARN_CHARS)?;
     }
     if let Some(values) = filter_values {
         if values.len() > MAX_FILTER_VALUES {
@@ -313,7 +305,7 @@ fn check_common(
         }
         for (k, v) in values {
             check_name("filterValues key", k, 50)?;
-            check_len(&format!("filterValues.{k}"), v, 0, 1000)?;
+            check_chars(&format!("filterValues.{k}"), v, 0, 1000)?;
         }
     }
     if let Some(columns) = metadata_columns {
@@ -336,7 +328,7 @@ fn check_common(
                 ));
             }
             for (k, c) in cols.iter().enumerate() {
-                check_len(&format!("metadataColumns.ITEMS[{k}]"), c, 1, 150)?;
+                check_chars(&format!("metadataColumns.ITEMS[{k}]"), c, 1, 150)?;
             }
         }
     }

@@ -43,7 +43,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::arn;
 use crate::error::{invalid, Error, Result};
-use crate::record::{check_id, parse_cell};
+use crate::record::{check_chars, check_id, parse_cell};
 use crate::schema::{DatasetType, Field, Schema};
 use crate::store::log::{LogRecord, PutLog};
 use crate::store::{fsutil, validate_name, Dataset, EventTrackerInfo, Status, Store};
@@ -923,17 +923,6 @@ fn coerce(field: &Field, value: &Json, source: &str) -> Result<Value> {
         }
     };
     parse_cell(field, &text).map_err(|m| invalid!("{source}: {m} ({})", field.name))
-}
-
-/// Checks the length of a request string in characters.
-fn check_chars(what: &str, s: &str, min: usize, max: usize) -> Result<()> {
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(invalid!(
-            "{what}: must have {min}-{max} characters, found {n}"
-        ));
-    }
-    Ok(())
 }
 
 fn check_count(what: &str, n: usize) -> Result<()> {

@@ -11,6 +11,23 @@ use crate::schema::{
     MAX_TEXTUAL_CJK_CHARS,
 };
 
+/// Checks a request string's length in characters (`{what}: must have {min}-{max} characters,
+/// found {n}`): the one length rule of the runtime and events requests, the SDK's and the
+/// server's.
+pub fn check_chars(what: &str, s: &str, min: usize, max: usize) -> crate::Result<()> {
+    // Characters never outnumber bytes: most strings pass without counting.
+    if s.len() <= max && (min == 0 || (min == 1 && !s.is_empty())) {
+        return Ok(());
+    }
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(crate::Error::InvalidInput(format!(
+            "{what}: must have {min}-{max} characters, found {n}"
+        )));
+    }
+    Ok(())
+}
+
 /// Parses one (already unquoted and trimmed) cell for a field. An empty cell is null, and so is
 /// a categorical (or IMPRESSION) cell with no value left once empty values are dropped (`|`);
 /// both are errors in a field that does not allow null. The error is a message without

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use attune::api::MAX_CONTEXT_ENTRIES;
 use attune::blend::{self, BlendedHit};
 use attune::model::{Model, Recipe};
 use smallvec::SmallVec;
@@ -13,9 +14,6 @@ use smallvec::SmallVec;
 use crate::http::{check_arn, check_chars, check_word, ApiError, Service};
 use crate::realtime::Recent;
 use crate::state::{AppState, LiveCampaign};
-
-/// The most `context` entries.
-pub const MAX_CONTEXT: usize = 150;
 
 /// A request's string map (`context`, `filterValues`), borrowing from the body when it can.
 pub(crate) type StrMap<'a> = HashMap<Cow<'a, str>, Cow<'a, str>>;
@@ -41,9 +39,9 @@ pub(crate) fn check_context(context: Option<&StrMap<'_>>) -> Result<(), ApiError
     let Some(context) = context else {
         return Ok(());
     };
-    if context.len() > MAX_CONTEXT {
+    if context.len() > MAX_CONTEXT_ENTRIES {
         return Err(ApiError::invalid(format!(
-            "context: at most {MAX_CONTEXT} entries, found {}",
+            "context: at most {MAX_CONTEXT_ENTRIES} entries, found {}",
             context.len()
         )));
     }

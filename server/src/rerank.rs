@@ -61,7 +61,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::{check_chars, parse_json, ApiError, Service};
+use crate::http::{check_chars, parse_json, push_f64, ApiError, Service};
 use crate::metrics::Series;
 use crate::ranking::{blend_hits, campaign_by_arn, check_context, check_ranking_campaign};
 use crate::state::AppState;
@@ -189,11 +189,6 @@ fn blend_request(
     let ids: Vec<Option<&str>> = item_ids.iter().map(|i| i.0.as_deref()).collect();
     let blended = blend_hits(&campaign, user, &ids, weight, from);
     Ok((blended, n, n.min(blend::MAX_RERANKED_HITS)))
-}
-
-fn push_f64(out: &mut Vec<u8>, x: f64) {
-    // Writing into a Vec cannot fail; scores are finite (ranks are at least 1).
-    let _ = serde_json::to_writer(&mut *out, &x);
 }
 
 /// `POST /opensearch/rerank`: the new order of the hits with their scores. Sets `series` once

@@ -15,28 +15,21 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use attune::api::{
+    DEFAULT_NUM_RESULTS, MAX_FILTER_VALUES, MAX_INPUT_ITEMS, MAX_ITEMS_WITH_METADATA,
+    MAX_METADATA_COLUMNS, MAX_NUM_RESULTS,
+};
 use attune::model::{Model, Recipe};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use smallvec::SmallVec;
 
 use crate::catalog::Catalog;
-use crate::http::{check_arn, check_chars, check_word, parse_json, ApiError, Service};
+use crate::http::{check_arn, check_chars, check_word, parse_json, push_f64, ApiError, Service};
 use crate::metrics::Series;
 use crate::ranking::{campaign_by_arn, check_context, recent_events, StrMap};
 use crate::realtime::Recent;
 use crate::state::{AppState, LiveCampaign};
-
-/// The most items GetPersonalizedRanking ranks (and GetRecommendations returns).
-pub const MAX_ITEMS: usize = 500;
-/// The most items with metadata.
-pub const MAX_ITEMS_WITH_METADATA: usize = 50;
-/// The default `numResults`.
-pub const DEFAULT_NUM_RESULTS: usize = 25;
-/// The most `filterValues` entries.
-pub const MAX_FILTER_VALUES: usize = 25;
-/// The most metadata columns.
-pub const MAX_METADATA_COLUMNS: usize = 10;
 
 /// A JSON string borrowed from the request body when it has no escapes (the usual case) and
 /// owned otherwise. serde's own `Cow<str>` borrows only as a direct field: inside a list it
@@ -94,7 +87,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for TextList<'a> {
                 f.write_str("a sequence")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextList<'a>, A::Error> {
-                let mut v = Vec::with_capacity(MAX_ITEMS);
+                let mut v = Vec::with_capacity(MAX_INPUT_ITEMS);
                 while let Some(t) = seq.next_element()? {
                     v.push(t);
                 }
@@ -154,7 +147,7 @@ struct RecommendationsRequest<'a> {
 mod fast {
     use std::borrow::Cow;
 
-    use super::{RankingRequest, Text, TextList, MAX_ITEMS};
+    use super::{RankingRequest, Text, TextList, MAX_INPUT_ITEMS};
 
     /// Reads `{"campaignArn": "...", "userId": "...", "inputList": ["...", ...]}` (any of the
     /// three members, each once, in any order, JSON whitespace anywhere) when every string is
@@ -187,7 +180,7 @@ mod fast {
                         req.user_id = Some(Cow::Borrowed(p.string()?));
                     }
                     "inputList" if req.input_list.is_none() => {
-                        let mut list = Vec::with_capacity(MAX_ITEMS);
+                        let mut list = Vec::with_capacity(MAX_INPUT_ITEMS);
                         p.byte(b'[')?;
                         if !p.peek_is(b']') {
                             p.strings(&mut list)?;
@@ -434,12 +427,6 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends a finite `f64` as serde_json writes it (zmij's shortest round-trip form, the
-/// formatter serde_json itself calls), without going through a `Serializer`.
-fn push_f64(out: &mut Vec<u8>, x: f64) {
-    out.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
-}
-
 /// Appends a random `recommendationId` as a JSON string: `RID-` and a version-4 UUID (40
 /// characters), the UUID as `router::uuid` formats it.
 fn push_recommendation_id(out: &mut Vec<u8>) {
@@ -522,7 +509,7 @@ pub fn personalized_ranking(
     let max = if metadata_names.is_some() {
         MAX_ITEMS_WITH_METADATA
     } else {
-        MAX_ITEMS
+        MAX_INPUT_ITEMS
     };
     if input.is_empty() || input.len() > max {
         return Err(ApiError::invalid(format!(
@@ -631,7 +618,7 @@ pub fn recommendations(
     let max = if metadata_names.is_some() {
         MAX_ITEMS_WITH_METADATA
     } else {
-        MAX_ITEMS
+        MAX_NUM_RESULTS
     };
     let n = match req.num_results {
         None => DEFAULT_NUM_RESULTS.min(max),

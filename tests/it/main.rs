@@ -1,6 +1,7 @@
 //! Attune's integration tests: one test binary, one module per area. Shared helpers (the
 //! workspace root, the MovieLens data, the `attune` binary) live in the `tests` library.
 
+mod architecture;
 mod async_client;
 mod cli;
 mod crash;

@@ -8,6 +8,7 @@
 pub mod foldin;
 pub(crate) mod format;
 mod ids;
+pub(crate) mod simd;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -452,7 +453,7 @@ impl Model {
                 // After a fold-in this kernel also matters for the softmax below: without it the
                 // `exp` calls measured 30x slower (stalls at libm's SSE/AVX boundary, gone once
                 // an AVX kernel has returned; 132 -> 49 µs per ranking with 50 events).
-                foldin::simd_exact(FactorScores {
+                simd::simd_exact(FactorScores {
                     x,
                     items,
                     candidates,
@@ -683,7 +684,7 @@ pub(crate) fn sequence_slots(kept: &[u32], n_items: usize) -> Vec<u32> {
 }
 
 /// Scores of candidates for a user vector `x`: `out[k] = x · item(candidates[k])`, compiled for
-/// AVX2 where the CPU has it (see [`foldin::simd_exact`]: the scores do not depend on it).
+/// AVX2 where the CPU has it (see [`simd::simd_exact`]: the scores do not depend on it).
 struct FactorScores<'a> {
     x: &'a [f32],
     items: &'a [f32],
@@ -691,11 +692,11 @@ struct FactorScores<'a> {
     out: &'a mut Vec<f32>,
 }
 
-impl foldin::Kernel for FactorScores<'_> {
+impl simd::Kernel for FactorScores<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run<M: foldin::Madd>(self) {
+    fn run<M: simd::Madd>(self) {
         let d = self.x.len();
         self.out.clear();
         self.out.resize(self.candidates.len(), 0.0);

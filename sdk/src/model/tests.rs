@@ -420,7 +420,7 @@ fn dispatched_factor_scores_equal_the_baseline_arithmetic() {
         };
         let candidates: Vec<u32> = (0..300).rev().collect();
         let mut out = Vec::new();
-        foldin::simd_exact(FactorScores {
+        simd::simd_exact(FactorScores {
             x: &users[..d],
             items,
             candidates: &candidates,

@@ -47,7 +47,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::model::foldin::{self, axpy, dot, simd, Kernel, Madd, LANES};
+use crate::model::foldin;
+use crate::model::simd::{axpy, dot, simd, Kernel, Madd, LANES};
 use crate::train::matrix::Csr;
 
 /// Hyperparameters of [`train`].

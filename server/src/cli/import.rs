@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use attune::import::ImportRequest;
@@ -64,7 +64,7 @@ pub(crate) fn run(args: &ImportArgs) -> Result<()> {
     )?;
     let job_name = match &args.job_name {
         Some(name) => name.clone(),
-        None => fresh_job_name(&dataset)?,
+        None => dataset.unused_job_name()?,
     };
     let started = Instant::now();
     let job = run_job(&dataset, &args.file, args.mode, &job_name)?;
@@ -177,29 +177,6 @@ fn same_json(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
-}
-
-/// `import-<type>-<unix seconds>`, with a `-<n>` suffix when the dataset already has that job.
-pub(crate) fn fresh_job_name(dataset: &Dataset) -> Result<String> {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let kind = dataset
-        .dataset_type()
-        .as_str()
-        .to_ascii_lowercase()
-        .replace('_', "-");
-    let base = format!("import-{kind}-{secs}");
-    let mut name = base.clone();
-    for n in 2.. {
-        match dataset.import_job(&name) {
-            Err(attune::Error::NotFound { .. }) => break,
-            Ok(_) => name = format!("{base}-{n}"),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(name)
 }
 
 /// Which import job failed, attached to the error so [`super::report_error`] can point at the

@@ -14,7 +14,7 @@ use attune::{DatasetType, ImportMode, Store};
 use clap::Args;
 
 use super::generate::SizeArgs;
-use super::import::{default_schema_name, ensure_dataset, fresh_job_name, run_job};
+use super::import::{default_schema_name, ensure_dataset, run_job};
 use super::{absolute, train, DataDirArg};
 
 /// The dataset group quickstart fills.
@@ -97,7 +97,7 @@ pub(crate) fn run(args: &QuickstartArgs) -> Result<()> {
             &schema_path.display().to_string(),
             &default_schema_name(GROUP, dataset_type),
         )?;
-        let job_name = fresh_job_name(&dataset)?;
+        let job_name = dataset.unused_job_name()?;
         let job = run_job(&dataset, csv, ImportMode::Full, &job_name)?;
         println!(
             "imported {:>8} rows into {dataset_type:<12} (job {})",

@@ -9,8 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::http::ApiError;
 
-/// The longest ARN.
-pub(crate) const MAX_ARN_CHARS: usize = 256;
+pub(crate) use attune::api::MAX_ARN_CHARS;
 /// The most tags a request may carry.
 pub(crate) const MAX_TAGS: usize = 200;
 /// The most results one List* page holds, and the default page size.

@@ -60,27 +60,15 @@ impl ApiError {
         }
     }
 
-    /// Maps an SDK error for a service (status codes per `spec/api.md` 1.5).
+    /// Maps an SDK error for a service: the AWS error type is the SDK's
+    /// ([`attune::Error::aws_type`]), the status code the service's (`spec/api.md` 1.5).
     pub fn from_sdk(service: Service, err: &attune::Error) -> ApiError {
-        use attune::Error as E;
-        let (status, kind) = match err {
-            E::InvalidSchema(_) | E::InvalidInput(_) | E::Import(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidInputException")
-            }
-            E::NotFound { .. } => {
-                return ApiError::not_found(service, err.to_string());
-            }
-            E::AlreadyExists { .. } => (StatusCode::BAD_REQUEST, "ResourceAlreadyExistsException"),
-            E::ResourceInUse(_) => (
-                if service == Service::Events {
-                    StatusCode::CONFLICT
-                } else {
-                    StatusCode::BAD_REQUEST
-                },
-                "ResourceInUseException",
-            ),
-            E::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "LimitExceededException"),
-            _ => return ApiError::internal(),
+        let kind = err.aws_type();
+        let status = match kind {
+            "InternalFailure" => return ApiError::internal(),
+            "ResourceNotFoundException" => return ApiError::not_found(service, err.to_string()),
+            "ResourceInUseException" if service == Service::Events => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
         };
         ApiError {
             status,

@@ -4,6 +4,7 @@
 
 pub mod error;
 
+use attune::api::MAX_ARN_CHARS;
 use serde::Deserialize;
 
 pub use error::{ApiError, Service};
@@ -83,24 +84,21 @@ pub(crate) fn key_matches(given: &[u8], key: &str) -> bool {
             == 0
 }
 
-/// Checks a string's length in characters.
+/// Appends a finite `f64` as serde_json writes it (zmij's shortest round-trip form, the
+/// formatter serde_json itself calls), without going through a `Serializer`: the one float
+/// writer of the response bodies.
+pub fn push_f64(out: &mut Vec<u8>, x: f64) {
+    out.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
+}
+
+/// Checks a string's length in characters ([`attune::record::check_chars`], the SDK's rule).
 pub fn check_chars(what: &str, s: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    // Characters never outnumber bytes: most strings pass without counting.
-    if s.len() <= max && (min == 0 || (min == 1 && !s.is_empty())) {
-        return Ok(());
-    }
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(ApiError::invalid(format!(
-            "{what}: must have {min}-{max} characters, found {n}"
-        )));
-    }
-    Ok(())
+    attune::record::check_chars(what, s, min, max).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 /// Checks an ARN: at most 256 characters matching `arn:([a-z\d-]+):personalize:.*:.*:.+`.
 pub fn check_arn(what: &str, arn: &str) -> Result<(), ApiError> {
-    check_chars(what, arn, 1, 256)?;
+    check_chars(what, arn, 1, MAX_ARN_CHARS)?;
     let ok = arn
         .strip_prefix("arn:")
         .and_then(|rest| rest.split_once(':'))
