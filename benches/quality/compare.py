@@ -830,7 +830,9 @@ def tune(ctx):
 
 # The peers' validation grids (`--tune-peers`): numpy EASE's λ and implicit's factors,
 # regularization and confidence α (α up to 40: the confidence implicit's users often need).
-PEER_EASE_GRID = [30.0, 100.0, 300.0]
+# EASE's λ grid (each point inverts a 9,724² matrix per split, ~45 s on 2 busy cores); empty:
+# keep EASE_TUNED_LAMBDA, chosen by `--tune` on the same validation splits (README.md).
+PEER_EASE_GRID = []
 PEER_IMPLICIT_GRID = {"factors": [64], "regularization": [0.3, 3.0], "alpha": [1.0, 4.0, 16.0, 40.0]}
 
 
@@ -871,9 +873,11 @@ def tune_peers(ctx):
                 per_lam[lam].append(metrics(s.test, recs, data.n_items))
         for lam in missing:
             cache.get(f"ease-numpy|{lam}|validation", lambda: per_lam[lam])
-    results = {f"λ={lam:g}": cache.data[f"ease-numpy|{lam}|validation"] for lam in PEER_EASE_GRID}
-    best = report_grid("EASE baseline (numpy, all items), validation", results, len(splits), sections)
-    ease_lambda = next(lam for lam in PEER_EASE_GRID if f"λ={lam:g}" == best)
+    ease_lambda = EASE_TUNED_LAMBDA
+    if PEER_EASE_GRID:
+        results = {f"λ={lam:g}": cache.data[f"ease-numpy|{lam}|validation"] for lam in PEER_EASE_GRID}
+        best = report_grid("EASE baseline (numpy, all items), validation", results, len(splits), sections)
+        ease_lambda = next(lam for lam in PEER_EASE_GRID if f"λ={lam:g}" == best)
     results, settings = {}, {}
     for hp in grid(PEER_IMPLICIT_GRID):
         full = dict(IMPLICIT_TUNED, **hp)
