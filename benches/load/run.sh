@@ -15,6 +15,7 @@
 #
 # Usage: benches/load/run.sh            (from anywhere in the workspace)
 # Knobs: DURATION=10s CONNECTIONS=16 WRK_THREADS=1 WORKERS=<server worker threads> KEEP=1
+#        ALGORITHM=ials (or sequence, ease: the Personalized-Ranking algorithm measured)
 #        BIN=<an attune binary to measure instead of building one> (before/after comparisons)
 set -euo pipefail
 
@@ -25,6 +26,7 @@ HERE="$ROOT/benches/load"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 WRK_THREADS=${WRK_THREADS:-1}
+ALGORITHM=${ALGORITHM:-ials}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/attune-load.XXXXXX")
 SERVER_PID=
 
@@ -53,7 +55,7 @@ echo "== preparing data, model and campaign in $WORK" >&2
 "$BIN" import --data-dir "$DATA" --dataset-group load --dataset-type Interactions \
     --schema "$WORK/gen/interactions.avsc" --file "$WORK/gen/interactions.csv" >/dev/null
 "$BIN" train --data-dir "$DATA" --dataset-group load --solution rank \
-    --hp algorithm=ials --hp factors=64 --no-evaluate >/dev/null
+    --hp algorithm="$ALGORITHM" --hp factors=64 --no-evaluate >/dev/null
 "$BIN" deploy --data-dir "$DATA" --campaign rank --solution rank >/dev/null
 
 echo "== starting the server" >&2

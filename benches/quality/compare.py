@@ -341,6 +341,51 @@ def top_unseen(scores, seen, n=TOP_K):
 
 
 # ------------------------------------------------------------------------------------------------
+# The sampled re-ranking task (what search re-ranking is): each test user's first truth item
+# among 99 negatives drawn from the catalog (never an input or truth item), seeded per fold; the
+# list is ranked like GetPersonalizedRanking ranks an input list.
+
+N_NEGATIVES = 99
+
+
+def sampled_candidates(data, split, seed):
+    """{user: candidate list} with the truth item at a seeded random position."""
+    rng = random.Random(seed)
+    out = {}
+    for u, inp, truth in split.test:
+        excluded = set(inp) | set(truth)
+        negatives = []
+        chosen = set()
+        while len(negatives) < N_NEGATIVES:
+            i = rng.randrange(data.n_items)
+            if i not in excluded and i not in chosen:
+                chosen.add(i)
+                negatives.append(i)
+        negatives.insert(rng.randrange(N_NEGATIVES + 1), truth[0])
+        out[u] = negatives
+    return out
+
+
+def sampled_metrics(split, candidates, rank):
+    """Mean NDCG@10 and MRR of the truth item when `rank(user, input, candidates)` orders each
+    user's list (best first); keys as Attune's `evaluate` reports them."""
+    ndcg = mrr = 0.0
+    for u, inp, truth in split.test:
+        ranked = rank(u, inp, candidates[u])
+        r = ranked.index(truth[0])
+        ndcg += 1.0 / math.log2(r + 2) if r < 10 else 0.0
+        mrr += 1.0 / (r + 1)
+    n = len(split.test)
+    return {"sampled_ndcg_at_10": ndcg / n, "sampled_mrr": mrr / n}
+
+
+def rank_by_scores(scores, cands):
+    """Candidates by descending score, ties in list order (Attune's stable order)."""
+    s = np.asarray([scores[i] for i in cands], dtype=np.float64)
+    return [cands[k] for k in np.argsort(-s, kind="stable")]
+
+
+# ------------------------------------------------------------------------------------------------
 # Baselines.
 
 
@@ -368,9 +413,10 @@ def implicit_model(factors, regularization, alpha, iterations, threads, seed=42)
     )
 
 
-def implicit_recs(data, split, hp, threads):
+def implicit_recs(data, split, hp, threads, candidates=None):
     """`implicit` iALS trained on the training users; each test user folded in from their input
-    (recalculate_user=True, an exact least-squares solve), input items filtered."""
+    (recalculate_user=True, an exact least-squares solve), input items filtered. With
+    `candidates`, returns (recommendations, sampled metrics)."""
     from threadpoolctl import threadpool_limits
 
     # implicit asks for a single-threaded BLAS (its own threads do the work).
@@ -394,7 +440,25 @@ def implicit_recs(data, split, hp, threads):
             filter_already_liked_items=True,
             recalculate_user=True,
         )
-    return [[int(i) for i in row if i >= 0] for row in ids]
+        recs = [[int(i) for i in row if i >= 0] for row in ids]
+        if candidates is None:
+            return recs
+        row_of = {u: r for r, (u, _, _) in enumerate(split.test)}
+
+        def rank(u, inp, cands):
+            r = row_of[u]
+            got, _ = model.recommend(
+                r,
+                inputs[r],
+                N=len(cands),
+                filter_already_liked_items=False,
+                recalculate_user=True,
+                items=np.asarray(cands),
+            )
+            ranked = [int(i) for i in got]
+            return ranked + [c for c in cands if c not in set(ranked)]
+
+        return recs, sampled_metrics(split, candidates, rank)
 
 
 def ease_weights(x, lam):
@@ -444,8 +508,9 @@ def ease_decay_recs(data, split, lam, min_users, half_life_days, threads):
     return recs
 
 
-def ease_recs(data, split, lams, threads):
-    """EASE for every λ in `lams`: {λ: recommendations}."""
+def ease_recs(data, split, lams, threads, candidates=None):
+    """EASE for every λ in `lams`: {λ: recommendations}, or with `candidates` {λ:
+    (recommendations, sampled metrics)}."""
     from threadpoolctl import threadpool_limits
 
     x = data.matrix(split.train_users)
@@ -453,11 +518,15 @@ def ease_recs(data, split, lams, threads):
     with threadpool_limits(limits=threads):
         for lam in lams:
             b = ease_weights(x, lam)
-            recs = []
-            for _, inp, _ in split.test:
+            recs, user_scores = [], {}
+            for u, inp, _ in split.test:
                 scores = b[sorted(set(inp))].sum(axis=0)
+                user_scores[u] = scores
                 recs.append(top_unseen(scores, set(inp)))
-            out[lam] = recs
+            if candidates is None:
+                out[lam] = recs
+            else:
+                out[lam] = (recs, sampled_metrics(split, candidates, lambda u, inp, c: rank_by_scores(user_scores[u], c)))
             del b
     return out
 
@@ -759,50 +828,146 @@ def tune(ctx):
     return sections, picks
 
 
+# The peers' validation grids (`--tune-peers`): numpy EASE's λ and implicit's factors,
+# regularization and confidence α (α up to 40: the confidence implicit's users often need).
+# EASE's λ grid (each point inverts a 9,724² matrix per split, ~45 s on 2 busy cores); empty:
+# keep EASE_TUNED_LAMBDA, chosen by `--tune` on the same validation splits (README.md).
+PEER_EASE_GRID = []
+PEER_IMPLICIT_GRID = {"factors": [64], "regularization": [0.3, 3.0], "alpha": [1.0, 4.0, 16.0, 40.0]}
+
+
+def report_grid(title, results, n_splits, sections):
+    """A validation table sorted by the combined score; returns the best setting's name."""
+    score = combined(results)
+    best_per_fold = defaultdict(int)
+    for k in range(n_splits):
+        best = max(results, key=lambda name: results[name][k]["normalized_discounted_cumulative_gain_at_10"])
+        best_per_fold[best] += 1
+    rows = []
+    for name, folds in sorted(results.items(), key=lambda kv: -score[kv[0]]):
+        rows.append(
+            [name]
+            + [fmt(*mean_se(f[m] for f in folds)) for m in METRICS[:3]]
+            + [f"{score[name]:.4f}", best_per_fold.get(name, 0)]
+        )
+    best = max(score, key=score.get)
+    sections.append(
+        f"### {title}\n\n"
+        + table(rows, ["setting"] + [SHORT[m] for m in METRICS[:3]] + ["combined", "folds best (NDCG@10)"])
+        + f"\n\nBest: {best}."
+    )
+    log(sections[-1] + "\n")
+    return best
+
+
+def tune_peers(ctx):
+    """The peers' settings chosen on the validation splits carved from each fold's training users
+    (the same procedure Attune's `auto` follows inside each training run)."""
+    data, cache, splits, threads = ctx["data"], ctx["cache"], ctx["validation_splits"], ctx["threads"]
+    sections = []
+    missing = [lam for lam in PEER_EASE_GRID if f"ease-numpy|{lam}|validation" not in cache.data]
+    if missing:
+        per_lam = defaultdict(list)
+        for s in splits:
+            for lam, recs in ease_recs(data, s, missing, threads).items():
+                per_lam[lam].append(metrics(s.test, recs, data.n_items))
+        for lam in missing:
+            cache.get(f"ease-numpy|{lam}|validation", lambda: per_lam[lam])
+    ease_lambda = EASE_TUNED_LAMBDA
+    if PEER_EASE_GRID:
+        results = {f"λ={lam:g}": cache.data[f"ease-numpy|{lam}|validation"] for lam in PEER_EASE_GRID}
+        best = report_grid("EASE baseline (numpy, all items), validation", results, len(splits), sections)
+        ease_lambda = next(lam for lam in PEER_EASE_GRID if f"λ={lam:g}" == best)
+    results, settings = {}, {}
+    for hp in grid(PEER_IMPLICIT_GRID):
+        full = dict(IMPLICIT_TUNED, **hp)
+        settings[label(hp)] = full
+        results[label(hp)] = cache.get(
+            f"implicit|{label(full)}|validation",
+            lambda: [metrics(s.test, implicit_recs(data, s, full, threads), data.n_items) for s in splits],
+        )
+    best = report_grid("implicit AlternatingLeastSquares (15 iterations), validation", results, len(splits), sections)
+    return sections, settings[best], ease_lambda
+
+
+def sampled_paths(ctx):
+    """The test folds' split files with each test user's candidate list (written once)."""
+    data, work = ctx["data"], ctx["work"]
+    paths, cands = [], []
+    for k, (path, s) in enumerate(zip(ctx["fold_paths"], ctx["fold_splits"])):
+        c = sampled_candidates(data, s, seed=2000 + k)
+        with open(path) as f:
+            doc = json.load(f)
+        for t in doc["testUsers"]:
+            t["candidates"] = [data.item_ids[i] for i in c[data.user_index[t["userId"]]]]
+        out = os.path.join(work, f"sampled.{k}.json")
+        with open(out, "w") as f:
+            json.dump(doc, f)
+        paths.append(out)
+        cands.append(c)
+    return paths, cands
+
+
+SAMPLED = ["sampled_ndcg_at_10", "sampled_mrr"]
+SHORT.update({"sampled_ndcg_at_10": "sampled NDCG@10", "sampled_mrr": "sampled MRR"})
+
+
 def test_folds(ctx):
     """The 10 test folds: every model trained on a fold's training users, scored on its test
-    users."""
+    users, for top-N (Personalize's metrics) and the sampled re-ranking task."""
     data, attune, cache = ctx["data"], ctx["attune"], ctx["cache"]
-    paths, splits, threads = ctx["fold_paths"], ctx["fold_splits"], ctx["threads"]
+    splits, threads = ctx["fold_splits"], ctx["threads"]
+    paths, cands = sampled_paths(ctx)
     results = {}
     attune_models = [
         ("Attune Personalized-Ranking (defaults: auto)", PR, {}),
+        ("Attune, algorithm=ease (default settings; the default before)", PR, {"algorithm": "ease"}),
         ("Attune, algorithm=ials (default settings)", PR, {"algorithm": "ials"}),
-        ("Attune, algorithm=ease (default settings)", PR, {"algorithm": "ease"}),
     ]
     for name, recipe, hp in attune_models:
         log(f"test folds: {name}")
-        results[name] = cache.get(f"attune|{recipe}|{label(hp)}|test", lambda: attune_folds(attune, recipe, hp, paths))
+        results[name] = cache.get(f"attune|{recipe}|{label(hp)}|sampled", lambda: attune_folds(attune, recipe, hp, paths))
     log("test folds: implicit")
-    results["implicit iALS (tuned)"] = cache.get(
-        f"implicit|{label(IMPLICIT_TUNED)}|test",
-        lambda: [metrics(s.test, implicit_recs(data, s, IMPLICIT_TUNED, threads), data.n_items) for s in splits],
-    )
+
+    def implicit_test():
+        out = []
+        for s, c in zip(splits, cands):
+            recs, sampled = implicit_recs(data, s, IMPLICIT_TUNED, threads, c)
+            out.append(dict(metrics(s.test, recs, data.n_items), **sampled))
+        return out
+
+    results["implicit iALS (tuned)"] = cache.get(f"implicit|{label(IMPLICIT_TUNED)}|sampled", implicit_test)
     log("test folds: EASE")
 
     def ease_test():
         out = []
-        for s in splits:
-            recs = ease_recs(data, s, [EASE_TUNED_LAMBDA], threads)[EASE_TUNED_LAMBDA]
-            out.append(metrics(s.test, recs, data.n_items))
+        for s, c in zip(splits, cands):
+            recs, sampled = ease_recs(data, s, [EASE_TUNED_LAMBDA], threads, c)[EASE_TUNED_LAMBDA]
+            out.append(dict(metrics(s.test, recs, data.n_items), **sampled))
         return out
 
-    results["EASE (numpy, all items, tuned λ)"] = cache.get(f"ease-numpy|{EASE_TUNED_LAMBDA}|test", ease_test)
+    results["EASE (numpy, all items, tuned λ)"] = cache.get(f"ease-numpy|{EASE_TUNED_LAMBDA}|sampled", ease_test)
+
+    def pop_rank(s, c):
+        counts = np.asarray(data.matrix(s.train_users).sum(axis=0)).ravel()
+        return sampled_metrics(s, c, lambda u, inp, cc: rank_by_scores(counts, cc))
+
     results["Popularity (Python)"] = [
-        metrics(s.test, popularity_recs(data, s), data.n_items) for s in splits
+        dict(metrics(s.test, popularity_recs(data, s), data.n_items), **pop_rank(s, c)) for s, c in zip(splits, cands)
     ]
-    results["Attune Popularity-Count"] = cache.get(
-        f"attune|{POP}||test", lambda: attune_folds(attune, POP, {}, paths)
-    )
+    results["Attune Popularity-Count"] = cache.get(f"attune|{POP}||sampled", lambda: attune_folds(attune, POP, {}, paths))
     ours = "Attune Personalized-Ranking (defaults: auto)"
+    others = [
+        "EASE (numpy, all items, tuned λ)",
+        "implicit iALS (tuned)",
+        "Attune, algorithm=ease (default settings; the default before)",
+        "Attune Popularity-Count",
+    ]
     return results, [
         "### Ranking quality on the test folds\n\n" + quality_table(results),
+        "### Sampled re-ranking on the test folds (truth item + 99 negatives)\n\n" + quality_table(results, SAMPLED),
         "### Paired differences (per fold, then mean ± standard error)\n\n"
-        + paired_table(
-            results,
-            ours,
-            ["implicit iALS (tuned)", "EASE (numpy, all items, tuned λ)", "Attune Popularity-Count"],
-        ),
+        + paired_table(results, ours, others, METRICS[:3] + SAMPLED),
     ]
 
 
@@ -931,11 +1096,13 @@ def implicit_version():
 
 
 def main():
+    global IMPLICIT_TUNED, EASE_TUNED_LAMBDA
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", help="work directory, kept between runs (default: a temporary one)")
     ap.add_argument("--attune", default=os.path.join(ROOT, "target", "release", "attune"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tune", action="store_true", help="run the validation grids too")
+    ap.add_argument("--tune-peers", action="store_true", help="choose the peers' settings on the validation splits")
     ap.add_argument("--skip", default="", help="comma-separated: quality,sims,timing")
     args = ap.parse_args()
     if not os.path.exists(os.path.join(ML, "ratings.csv")):
@@ -974,7 +1141,6 @@ def main():
     if args.tune:
         sections, picks = tune(ctx)
         out += sections
-        global IMPLICIT_TUNED, EASE_TUNED_LAMBDA
         if picks["implicit"] != IMPLICIT_TUNED or picks["numpy_ease"] != EASE_TUNED_LAMBDA:
             log(f"note: the validation picks {picks} differ from the constants; using the picks")
         IMPLICIT_TUNED, EASE_TUNED_LAMBDA = picks["implicit"], picks["numpy_ease"]
@@ -982,6 +1148,10 @@ def main():
             f"Validation picks: Attune iALS {picks['ials']}; Attune EASE {picks['ease']}; "
             f"implicit {label(picks['implicit'])}; EASE baseline λ={picks['numpy_ease']:g}."
         )
+    if args.tune_peers:
+        sections, IMPLICIT_TUNED, EASE_TUNED_LAMBDA = tune_peers(ctx)
+        out += sections
+        out.append(f"Validation picks for the peers: implicit {label(IMPLICIT_TUNED)}; EASE baseline λ={EASE_TUNED_LAMBDA:g}.")
     if "quality" not in skip:
         _, sections = test_folds(ctx)
         out += sections

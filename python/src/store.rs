@@ -349,8 +349,9 @@ impl PyStore {
     /// CreateSolution: a named training configuration over a group. `recipe` is
     /// `attune-personalized-ranking`, `attune-similar-items` or `attune-popularity-count` (or an
     /// `aws-*` alias or recipe ARN); `hyperparameters` values may be str, int, float or bool and
-    /// are checked against the recipe here.
-    #[pyo3(signature = (name, dataset_group, recipe="attune-personalized-ranking", *, event_type=None, hyperparameters=None, event_value_threshold=None))]
+    /// are checked against the recipe here. `hpo_config` (Personalize's hpoConfig as a dict:
+    /// algorithmHyperParameterRanges, hpoObjective, hpoResourceConfig) turns on performHPO.
+    #[pyo3(signature = (name, dataset_group, recipe="attune-personalized-ranking", *, event_type=None, hyperparameters=None, event_value_threshold=None, hpo_config=None))]
     #[allow(clippy::too_many_arguments)]
     fn create_solution<'py>(
         &self,
@@ -361,8 +362,23 @@ impl PyStore {
         event_type: Option<String>,
         hyperparameters: Option<&Bound<'py, PyDict>>,
         event_value_threshold: Option<&Bound<'py, PyAny>>,
+        hpo_config: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let recipe = parse_recipe(recipe)?;
+        let hpo_config = match hpo_config {
+            Some(obj) => {
+                let text: String = py
+                    .import("json")?
+                    .getattr("dumps")?
+                    .call1((obj,))?
+                    .extract()?;
+                Some(
+                    serde_json::from_str::<attune::store::solutions::HpoConfig>(&text)
+                        .map_err(|e| InvalidInputError::new_err(format!("hpo_config: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let mut hp = BTreeMap::new();
         if let Some(map) = hyperparameters {
             for (k, v) in map.iter() {
@@ -372,6 +388,8 @@ impl PyStore {
         let config = SolutionConfig {
             algorithm_hyper_parameters: hp,
             event_value_threshold: event_value_threshold.map(setting_text).transpose()?,
+            perform_hpo: hpo_config.is_some(),
+            hpo_config,
         };
         let info = run(py, || {
             train::create_solution(&self.inner, name, dataset_group, recipe, event_type, config)

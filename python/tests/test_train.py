@@ -86,6 +86,33 @@ def test_a_raising_callback_stops_training(loaded: attune.Store) -> None:
         loaded.load_model("r")
 
 
+def test_hpo_tunes_the_ranges_and_reports_the_choice(loaded: attune.Store) -> None:
+    loaded.create_solution(
+        "h",
+        "g",
+        hyperparameters={"algorithm": "ials", "factors": 8, "iterations": 2},
+        hpo_config={
+            "hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"},
+            "algorithmHyperParameterRanges": {
+                "categoricalHyperParameterRanges": [{"name": "alpha", "values": ["1", "8"]}]
+            },
+        },
+    )
+    v = loaded.create_solution_version("h", progress=False)
+    assert v["tunedHPOParams"]["algorithmHyperParameters"]["alpha"] in {"1", "8"}
+    assert set(loaded.solution_metrics(v["solutionVersionArn"])) == METRICS
+    with pytest.raises(attune.InvalidInputError, match="bogus"):
+        loaded.create_solution(
+            "bad",
+            "g",
+            hpo_config={
+                "algorithmHyperParameterRanges": {
+                    "integerHyperParameterRanges": [{"name": "bogus", "minValue": 1, "maxValue": 2}]
+                }
+            },
+        )
+
+
 def test_training_without_evaluation_has_no_metrics(loaded: attune.Store) -> None:
     loaded.create_solution("p", "g", "attune-popularity-count")
     v = loaded.create_solution_version("p", evaluate=False, progress=False)

@@ -420,7 +420,7 @@ fn fewer_than_25_users_with_two_interactions_fail_the_version_without_a_model() 
 fn every_recipe_trains_on_generated_data_and_ranking_beats_popularity() {
     let g = Generated::small();
     let store = &g.store;
-    // `auto` validates iALS against EASE on the training users.
+    // `auto` validates iALS against the sequence model on the training users.
     solution(
         store,
         "ranking",
@@ -435,7 +435,7 @@ fn every_recipe_trains_on_generated_data_and_ranking_beats_popularity() {
         (
             "ranking",
             Recipe::PersonalizedRanking,
-            &["ials", "ease"][..],
+            &["ials", "sequence"][..],
         ),
         ("similar", Recipe::SimilarItems, &["sims"][..]),
         ("popular", Recipe::PopularityCount, &["popularity"][..]),
@@ -814,7 +814,7 @@ fn bad_hyperparameters_are_invalid_input_naming_the_key() {
         (
             Recipe::PersonalizedRanking,
             ("algorithm", "svd"),
-            &["algorithm", "ials", "ease"],
+            &["algorithm", "ials", "ease", "sequence"],
         ),
         (
             Recipe::SimilarItems,
@@ -1670,4 +1670,115 @@ fn real_time_events_move_the_sequence_ranking_over_the_server_and_survive_a_rest
     server.restart();
     let client = connect(&server);
     assert_eq!(first(&client), "c18");
+}
+
+#[test]
+fn hpo_picks_the_clearly_better_setting_and_the_version_reports_it() {
+    use attune::store::solutions::{
+        CategoricalRange, HpoConfig, HpoResourceConfig, HyperParameterRanges,
+    };
+    let (dir, store) = empty_store();
+    write_cycle_data(&store, dir.path());
+    // On the cycle only the newest event tells what comes next: weighing every event alike
+    // (half-life 0) is clearly worse than weighing the newest most (half-life 1).
+    let mut config = config(&[("algorithm", "sequence"), ("bptt", "4")]);
+    config.perform_hpo = true;
+    config.hpo_config = Some(HpoConfig {
+        hpo_resource_config: Some(HpoResourceConfig {
+            max_number_of_training_jobs: Some("2".into()),
+            max_parallel_training_jobs: Some("2".into()),
+        }),
+        algorithm_hyper_parameter_ranges: HyperParameterRanges {
+            categorical_hyper_parameter_ranges: vec![CategoricalRange {
+                name: "recent_events_half_life".into(),
+                values: vec!["0".into(), "1".into()],
+            }],
+            ..HyperParameterRanges::default()
+        },
+        ..HpoConfig::default()
+    });
+    store
+        .create_solution("hpo", GROUP, Recipe::PersonalizedRanking, None, config)
+        .unwrap();
+    let version = train(&store, "hpo", true).unwrap();
+    let tuned = &version
+        .tuned_hpo_params
+        .as_ref()
+        .expect("HPO records what it chose")
+        .algorithm_hyper_parameters;
+    assert_eq!(
+        tuned,
+        &BTreeMap::from([("recent_events_half_life".to_owned(), "1".to_owned())])
+    );
+    let model = store.load_model(&version.solution_version_arn).unwrap();
+    assert_eq!(model.header.hyperparameters["recent_events_half_life"], "1");
+    // The metrics are the refitted model's: the chosen setting finds the next item.
+    let metrics = store
+        .solution_metrics(&version.solution_version_arn)
+        .unwrap();
+    assert!(metrics[NDCG_10] > 0.5, "{metrics:?}");
+
+    // A range of a key the recipe does not take is refused when the solution is created.
+    let mut bad = SolutionConfig {
+        perform_hpo: true,
+        ..SolutionConfig::default()
+    };
+    bad.hpo_config = Some(HpoConfig {
+        algorithm_hyper_parameter_ranges: HyperParameterRanges {
+            categorical_hyper_parameter_ranges: vec![CategoricalRange {
+                name: "bogus".into(),
+                values: vec!["1".into()],
+            }],
+            ..HyperParameterRanges::default()
+        },
+        ..HpoConfig::default()
+    });
+    let err = store
+        .create_solution("bad", GROUP, Recipe::PersonalizedRanking, None, bad)
+        .unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+#[test]
+fn a_split_with_candidate_lists_scores_the_sampled_re_ranking_task() {
+    let (dir, store) = empty_store();
+    write_cycle_data(&store, dir.path());
+    solution(
+        &store,
+        "seq",
+        Recipe::PersonalizedRanking,
+        &[
+            ("algorithm", "sequence"),
+            ("bptt", "4"),
+            ("recent_events_half_life", "1"),
+        ],
+    );
+    let (_, model) = trained_model(&store, "seq");
+    let user = |input: &[&str], truth: &str, candidates: &[&str]| train::SplitUser {
+        user_id: "x".into(),
+        input: input.iter().map(|s| (*s).to_owned()).collect(),
+        truth: vec![truth.to_owned()],
+        candidates: candidates.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    // The truth (the next item) first in one list, and a wrong truth in the other.
+    let split = train::SplitFile {
+        train_users: Vec::new(),
+        test_users: vec![
+            user(&["c1", "c2"], "c3", &["c9", "c20", "c3", "c15"]),
+            user(&["c1", "c2"], "c20", &["c9", "c20", "c3", "c15"]),
+        ],
+    };
+    let metrics = train::evaluate_model_on_split(&model, &split, 1);
+    // First user: rank 1 (NDCG 1, MRR 1); second: c20 is not ranked first.
+    assert!(
+        metrics["sampled_mrr"] > 0.5 && metrics["sampled_mrr"] < 1.0,
+        "{metrics:?}"
+    );
+    assert!(metrics["sampled_ndcg_at_10"] > 0.5, "{metrics:?}");
+    let only_first = train::SplitFile {
+        train_users: Vec::new(),
+        test_users: vec![split.test_users[0].clone()],
+    };
+    let m = train::evaluate_model_on_split(&model, &only_first, 1);
+    assert_eq!((m["sampled_ndcg_at_10"], m["sampled_mrr"]), (1.0, 1.0));
 }

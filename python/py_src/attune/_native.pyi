@@ -282,6 +282,7 @@ class Store:
         event_type: str | None = None,
         hyperparameters: Mapping[str, _Setting] | None = None,
         event_value_threshold: _Setting | None = None,
+        hpo_config: Mapping[str, Any] | None = None,
     ) -> SolutionInfo:
         """CreateSolution."""
     def solution(self, name: str) -> SolutionInfo:

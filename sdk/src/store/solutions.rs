@@ -29,6 +29,105 @@ pub struct SolutionConfig {
     /// Only events with EVENT_VALUE >= this are used (with the solution's eventType).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_value_threshold: Option<String>,
+    /// CreateSolution's `performHPO`: tune the hyperparameters [`SolutionConfig::hpo_config`]
+    /// ranges on validation users before each training (kept here, with its configuration).
+    #[serde(
+        default,
+        rename = "performHPO",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub perform_hpo: bool,
+    /// How to tune (`performHPO`): the ranges, the objective and the number of trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpo_config: Option<HpoConfig>,
+}
+
+/// Personalize's `HPOConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpoConfig {
+    /// The metric to optimize (default `normalized_discounted_cumulative_gain_at_25`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpo_objective: Option<HpoObjective>,
+    /// How many trials, and how many at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpo_resource_config: Option<HpoResourceConfig>,
+    /// The hyperparameters to tune and their ranges.
+    #[serde(default)]
+    pub algorithm_hyper_parameter_ranges: HyperParameterRanges,
+}
+
+/// Personalize's `HPOObjective`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpoObjective {
+    /// A metric name of GetSolutionMetrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    /// `Maximize` (default) or `Minimize`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub objective_type: Option<String>,
+}
+
+/// Personalize's `HPOResourceConfig` (numbers as strings, as in the API).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpoResourceConfig {
+    /// Trials, 1-40 (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_number_of_training_jobs: Option<String>,
+    /// Trials run at once, 1-10 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_training_jobs: Option<String>,
+}
+
+/// Personalize's `HyperParameterRanges`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HyperParameterRanges {
+    /// Whole-number ranges.
+    #[serde(default)]
+    pub integer_hyper_parameter_ranges: Vec<IntegerRange>,
+    /// Real ranges.
+    #[serde(default)]
+    pub continuous_hyper_parameter_ranges: Vec<ContinuousRange>,
+    /// Lists of values.
+    #[serde(default)]
+    pub categorical_hyper_parameter_ranges: Vec<CategoricalRange>,
+}
+
+/// An integer hyperparameter range, both ends included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegerRange {
+    /// The hyperparameter.
+    pub name: String,
+    /// The smallest value.
+    pub min_value: i64,
+    /// The largest value.
+    pub max_value: i64,
+}
+
+/// A continuous hyperparameter range, both ends included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinuousRange {
+    /// The hyperparameter.
+    pub name: String,
+    /// The smallest value.
+    pub min_value: f64,
+    /// The largest value.
+    pub max_value: f64,
+}
+
+/// A categorical hyperparameter range: the values to try.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoricalRange {
+    /// The hyperparameter.
+    pub name: String,
+    /// Its values, as strings.
+    pub values: Vec<String>,
 }
 
 /// A solution (DescribeSolution's `solution`).

@@ -95,15 +95,31 @@ pub(crate) struct Settings {
     given: BTreeMap<String, String>,
     /// What tuning chose (`algorithm=auto` or HPO): Personalize's `tunedHPOParams`.
     tuned: BTreeMap<String, String>,
+    /// `performHPO`: the trials to run on validation users first.
+    hpo: Option<tune::HpoPlan>,
     threads: usize,
 }
 
 fn settings(solution: &SolutionInfo, threads: usize) -> Result<Settings> {
-    recipe_settings(
-        solution.recipe()?,
+    let recipe = solution.recipe()?;
+    let mut s = recipe_settings(
+        recipe,
         &solution.solution_config.algorithm_hyper_parameters,
         threads,
-    )
+    )?;
+    s.hpo = tune::hpo_plan(recipe, &solution.solution_config)?;
+    Ok(s)
+}
+
+/// CreateSolution's check of a `solutionConfig` against the recipe: its hyperparameters
+/// ([`check_hyperparameters`]) and, with `performHPO`, its `hpoConfig` (ranges of known keys
+/// whose every end is a valid value, objective, trial counts), each error naming the field.
+pub fn check_solution_config(
+    recipe: Recipe,
+    config: &crate::store::solutions::SolutionConfig,
+) -> Result<()> {
+    check_hyperparameters(recipe, &config.algorithm_hyper_parameters)?;
+    tune::hpo_plan(recipe, config).map(|_| ())
 }
 
 /// CreateSolution's check of `algorithmHyperParameters` against the recipe: an unknown key, a
@@ -115,8 +131,8 @@ pub fn check_hyperparameters(
     recipe_settings(recipe, hyperparameters, 1).map(|_| ())
 }
 
-/// CreateSolution: checks the recipe's hyperparameters ([`check_hyperparameters`]), then
-/// records the solution ([`Store::create_solution`]).
+/// CreateSolution: checks the recipe's hyperparameters and, with `performHPO`, its `hpoConfig`
+/// ([`check_solution_config`]), then records the solution ([`Store::create_solution`]).
 pub fn create_solution(
     store: &Store,
     name: &str,
@@ -125,7 +141,7 @@ pub fn create_solution(
     event_type: Option<String>,
     config: SolutionConfig,
 ) -> Result<SolutionInfo> {
-    check_hyperparameters(recipe, &config.algorithm_hyper_parameters)?;
+    check_solution_config(recipe, &config)?;
     store.create_solution(name, group, recipe, event_type, config)
 }
 
@@ -259,6 +275,7 @@ fn recipe_settings(
         hyperparameters,
         given: map.clone(),
         tuned: BTreeMap::new(),
+        hpo: None,
         threads,
     })
 }
@@ -691,6 +708,11 @@ pub struct SplitUser {
     pub input: Vec<String>,
     /// Distinct item ids of the newest 10%, not in `input`.
     pub truth: Vec<String>,
+    /// Optional: a list to re-rank (the sampled re-ranking task: a truth item among sampled
+    /// negatives). When present, the user's list is ranked like GetPersonalizedRanking ranks
+    /// an input list, and `sampled_ndcg_at_10` and `sampled_mrr` score where truth items land.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
 }
 
 /// The Personalize split of a solution's data (its dataset group and event filter), cut into
@@ -720,6 +742,7 @@ pub fn export_splits(store: &Store, solution: &str, folds: usize) -> Result<Vec<
                     user_id: data.users[t.user as usize].clone(),
                     input: t.input.iter().map(item).collect(),
                     truth: t.truth.iter().map(item).collect(),
+                    candidates: Vec::new(),
                 })
                 .collect(),
         })
@@ -771,20 +794,42 @@ fn split_for_model(model: &Model, split: &SplitFile) -> eval::Split {
     }
 }
 
-/// Scores a trained model on a split's test users (Personalize's metrics).
+/// Scores a trained model on a split's test users (Personalize's metrics). When the test users
+/// carry `candidates`, also the sampled re-ranking task: each list ranked as
+/// GetPersonalizedRanking ranks an input list for a user whose events are the input, with
+/// `sampled_ndcg_at_10` (NDCG@10 of the truth items in the ranked list) and `sampled_mrr`
+/// (reciprocal rank of the first truth item, over the whole list) averaged over those users.
 pub fn evaluate_model_on_split(
     model: &Model,
     split: &SplitFile,
     threads: usize,
 ) -> BTreeMap<String, f64> {
     let s = split_for_model(model, split);
-    eval::evaluate(
+    let mut metrics = eval::evaluate(
         &s,
         model.items.len(),
         |t| recommend_for_history(model, &t.input, eval::TOP_K),
         threads.max(1),
     )
-    .to_map()
+    .to_map();
+    let (mut ndcg, mut mrr, mut users) = (0.0, 0.0, 0usize);
+    for t in split.test_users.iter().filter(|t| !t.candidates.is_empty()) {
+        let recent: Vec<(&str, f32)> = t.input.iter().map(|i| (i.as_str(), 1.0)).collect();
+        let ranked = model.rank("\u{0}evaluation", &recent, &t.candidates);
+        // Positions in the ranked list stand for items, so the metric functions apply.
+        let order: Vec<u32> = ranked.iter().map(|r| r.input_index as u32).collect();
+        let truth: Vec<u32> = (0..t.candidates.len() as u32)
+            .filter(|&k| t.truth.contains(&t.candidates[k as usize]))
+            .collect();
+        ndcg += eval::ndcg(&order, &truth, 10);
+        mrr += eval::reciprocal_rank(&order, &truth, order.len());
+        users += 1;
+    }
+    if users > 0 {
+        metrics.insert("sampled_ndcg_at_10".into(), ndcg / users as f64);
+        metrics.insert("sampled_mrr".into(), mrr / users as f64);
+    }
+    metrics
 }
 
 /// Trains the solution's recipe on the split's training users only and scores its test users.

@@ -19,9 +19,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
-use crate::error::Result;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{invalid, Result};
 use crate::import::Progress;
-use crate::model::{Body, Model};
+use crate::model::{Body, Model, Recipe};
+use crate::store::solutions::SolutionConfig;
 
 use super::data::TrainingData;
 use super::{eval, fit, recipe_settings, recommend_for_history, seq, Plan, Settings};
@@ -51,12 +55,309 @@ pub(crate) fn resolve(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Settings> {
+    if let Some(plan) = &settings.hpo {
+        return hpo(data, keep, settings, plan, progress, cancel);
+    }
     match &settings.plan {
         Plan::Ranking { algorithm, .. } if algorithm == "auto" => {
             auto(data, keep, settings, progress, cancel)
         }
         _ => Ok(settings.clone()),
     }
+}
+
+/// `performHPO`'s trials: hyperparameter values to try, and how to compare them.
+#[derive(Debug, Clone)]
+pub(crate) struct HpoPlan {
+    /// Each trial's values (on top of the solution's `algorithmHyperParameters`).
+    trials: Vec<BTreeMap<String, String>>,
+    /// A GetSolutionMetrics name.
+    metric: String,
+    maximize: bool,
+    /// Trials trained at once.
+    parallel: usize,
+}
+
+/// The metric names an objective may name.
+const OBJECTIVE_METRICS: [&str; 8] = [
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+];
+
+/// The seed of HPO's random search.
+const HPO_SEED: u64 = 7;
+
+/// The trials of a solution's `performHPO` + `hpoConfig` (None without `performHPO`). Every
+/// range must name a hyperparameter of the recipe (`training.` and `data.` prefixes accepted),
+/// not also set in `algorithmHyperParameters`, and each end (each categorical value) must be
+/// valid for it. When the ranges hold at most `maxNumberOfTrainingJobs` combinations (integer
+/// and categorical ranges only), every combination is a trial; otherwise the trials are a
+/// seeded random sample (continuous ranges log-uniform when they span a factor of 10 or more
+/// above 0).
+pub(crate) fn hpo_plan(recipe: Recipe, config: &SolutionConfig) -> Result<Option<HpoPlan>> {
+    let Some(h) = &config.hpo_config else {
+        if config.perform_hpo {
+            return Err(invalid!(
+                "performHPO needs solutionConfig.hpoConfig with algorithmHyperParameterRanges"
+            ));
+        }
+        return Ok(None);
+    };
+    if !config.perform_hpo {
+        return Err(invalid!(
+            "solutionConfig.hpoConfig is only used with performHPO=true"
+        ));
+    }
+    let objective = h.hpo_objective.clone().unwrap_or_default();
+    let metric = objective
+        .metric_name
+        .unwrap_or_else(|| "normalized_discounted_cumulative_gain_at_25".into());
+    if !OBJECTIVE_METRICS.contains(&metric.as_str()) {
+        return Err(invalid!(
+            "solutionConfig.hpoConfig.hpoObjective.metricName {metric:?} is not one of {}",
+            OBJECTIVE_METRICS.join(", ")
+        ));
+    }
+    let maximize = match objective.objective_type.as_deref() {
+        None | Some("Maximize") => true,
+        Some("Minimize") => false,
+        Some(other) => {
+            return Err(invalid!(
+                "solutionConfig.hpoConfig.hpoObjective.type {other:?} is not Maximize or Minimize"
+            ))
+        }
+    };
+    let resources = h.hpo_resource_config.clone().unwrap_or_default();
+    let count = |field: &str, v: Option<String>, default: usize, max: usize| -> Result<usize> {
+        match v {
+            None => Ok(default),
+            Some(s) => s
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    invalid!("solutionConfig.hpoConfig.hpoResourceConfig.{field} {s:?} is not a whole number in 1-{max}")
+                }),
+        }
+    };
+    let jobs = count(
+        "maxNumberOfTrainingJobs",
+        resources.max_number_of_training_jobs,
+        8,
+        40,
+    )?;
+    let parallel = count(
+        "maxParallelTrainingJobs",
+        resources.max_parallel_training_jobs,
+        1,
+        10,
+    )?;
+
+    // Each range as its name and the values it can take (continuous: its ends).
+    enum Kind {
+        Int(i64, i64),
+        Real(f64, f64),
+        Values(Vec<String>),
+    }
+    let r = &h.algorithm_hyper_parameter_ranges;
+    let mut ranges: Vec<(String, Kind)> = Vec::new();
+    let path = "solutionConfig.hpoConfig.algorithmHyperParameterRanges";
+    for x in &r.integer_hyper_parameter_ranges {
+        if x.min_value > x.max_value {
+            return Err(invalid!(
+                "{path}.integerHyperParameterRanges {}: minValue {} is above maxValue {}",
+                x.name,
+                x.min_value,
+                x.max_value
+            ));
+        }
+        ranges.push((x.name.clone(), Kind::Int(x.min_value, x.max_value)));
+    }
+    for x in &r.continuous_hyper_parameter_ranges {
+        if !(x.min_value.is_finite() && x.max_value.is_finite() && x.min_value <= x.max_value) {
+            return Err(invalid!(
+                "{path}.continuousHyperParameterRanges {}: [{}, {}] is not a range",
+                x.name,
+                x.min_value,
+                x.max_value
+            ));
+        }
+        ranges.push((x.name.clone(), Kind::Real(x.min_value, x.max_value)));
+    }
+    for x in &r.categorical_hyper_parameter_ranges {
+        if x.values.is_empty() || x.values.len() > 100 {
+            return Err(invalid!(
+                "{path}.categoricalHyperParameterRanges {}: 1-100 values, found {}",
+                x.name,
+                x.values.len()
+            ));
+        }
+        ranges.push((x.name.clone(), Kind::Values(x.values.clone())));
+    }
+    if ranges.is_empty() {
+        return Err(invalid!("{path}: performHPO needs at least one range"));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (name, kind) in &mut ranges {
+        let plain = name
+            .strip_prefix("training.")
+            .or_else(|| name.strip_prefix("data."))
+            .unwrap_or(name)
+            .to_owned();
+        if !names.insert(plain.clone()) {
+            return Err(invalid!("{path}: {plain} has more than one range"));
+        }
+        if config.algorithm_hyper_parameters.contains_key(&plain) {
+            return Err(invalid!(
+                "{path}: {plain} is also set in algorithmHyperParameters; set it in one place"
+            ));
+        }
+        let ends: Vec<String> = match kind {
+            Kind::Int(a, b) => vec![a.to_string(), b.to_string()],
+            Kind::Real(a, b) => vec![a.to_string(), b.to_string()],
+            Kind::Values(v) => v.clone(),
+        };
+        for v in ends {
+            let mut map = config.algorithm_hyper_parameters.clone();
+            map.insert(plain.clone(), v);
+            super::recipe_settings(recipe, &map, 1)
+                .map_err(|e| invalid!("{path}: {plain}: {e}"))?;
+        }
+        *name = plain;
+    }
+
+    // Every combination when they are few enough, else a seeded random sample.
+    let sizes: Vec<Option<usize>> = ranges
+        .iter()
+        .map(|(_, k)| match k {
+            Kind::Int(a, b) => usize::try_from(b - a).ok().map(|n| n + 1),
+            Kind::Real(a, b) if a == b => Some(1),
+            Kind::Real(..) => None,
+            Kind::Values(v) => Some(v.len()),
+        })
+        .collect();
+    let grid = sizes
+        .iter()
+        .try_fold(1usize, |acc, s| s.and_then(|s| acc.checked_mul(s)))
+        .filter(|&g| g <= jobs);
+    let mut trials = Vec::new();
+    if let Some(g) = grid {
+        for mut k in 0..g {
+            let mut t = BTreeMap::new();
+            for ((name, kind), size) in ranges.iter().zip(&sizes) {
+                let size = size.unwrap_or(1);
+                let pick = k % size;
+                k /= size;
+                let v = match kind {
+                    Kind::Int(a, _) => (a + pick as i64).to_string(),
+                    Kind::Real(a, _) => a.to_string(),
+                    Kind::Values(v) => v[pick].clone(),
+                };
+                t.insert(name.clone(), v);
+            }
+            trials.push(t);
+        }
+    } else {
+        let mut rng = ChaCha8Rng::seed_from_u64(HPO_SEED);
+        for _ in 0..jobs {
+            let mut t = BTreeMap::new();
+            for (name, kind) in &ranges {
+                let v = match kind {
+                    Kind::Int(a, b) => rng.random_range(*a..=*b).to_string(),
+                    Kind::Real(a, b) if a == b => a.to_string(),
+                    Kind::Real(a, b) if *a > 0.0 && b / a >= 10.0 => {
+                        let x = rng.random_range(a.ln()..=b.ln()).exp();
+                        format!("{}", (x as f32).clamp(*a as f32, *b as f32))
+                    }
+                    Kind::Real(a, b) => format!("{}", rng.random_range(*a..=*b) as f32),
+                    Kind::Values(v) => v[rng.random_range(0..v.len())].clone(),
+                };
+                t.insert(name.clone(), v);
+            }
+            trials.push(t);
+        }
+    }
+    Ok(Some(HpoPlan {
+        trials,
+        metric,
+        maximize,
+        parallel,
+    }))
+}
+
+/// Runs the HPO trials on a validation split of the users `keep` selects and returns the
+/// settings of the best (ties: the earlier trial), resolved further when it leaves
+/// `algorithm=auto`.
+fn hpo(
+    data: &TrainingData,
+    keep: Option<&[bool]>,
+    settings: &Settings,
+    plan: &HpoPlan,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Settings> {
+    let validation = Validation::new(data, keep);
+    let threads = (settings.threads / plan.parallel).max(1);
+    let run = |trial: &BTreeMap<String, String>| -> Result<f64> {
+        let mut s = with_overrides(settings, trial)?;
+        s.threads = threads;
+        let s = resolve(data, Some(&validation.train), &s, progress, cancel)?;
+        let model = fit(data, Some(&validation.train), &s, progress, cancel)?;
+        let m = eval::evaluate(
+            &validation.split,
+            model.items.len(),
+            |t| recommend_for_history(&model, &t.input, eval::TOP_K),
+            1,
+        )
+        .to_map();
+        Ok(m.get(&plan.metric).copied().unwrap_or(0.0))
+    };
+    let mut scores: Vec<f64> = Vec::with_capacity(plan.trials.len());
+    for chunk in plan.trials.chunks(plan.parallel) {
+        let results: Vec<Result<f64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk.iter().map(|t| s.spawn(|| run(t))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an HPO trial panicked"))
+                .collect()
+        });
+        for (t, r) in chunk.iter().zip(results) {
+            let v = r?;
+            progress.message(&format!(
+                "HPO trial {}/{}: {} = {v:.4} ({})",
+                scores.len() + 1,
+                plan.trials.len(),
+                plan.metric,
+                describe(t)
+            ));
+            scores.push(v);
+        }
+    }
+    let mut best = 0;
+    for (k, &v) in scores.iter().enumerate() {
+        let better = if plan.maximize {
+            v > scores[best]
+        } else {
+            v < scores[best]
+        };
+        if better {
+            best = k;
+        }
+    }
+    let chosen = plan.trials[best].clone();
+    let s = with_overrides(settings, &chosen)?;
+    let mut s = resolve(data, keep, &s, progress, cancel)?;
+    let mut tuned = chosen;
+    tuned.extend(s.tuned.clone());
+    s.tuned = tuned;
+    Ok(s)
 }
 
 /// `key=value, ...` of a tuned map, for messages.

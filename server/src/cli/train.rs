@@ -59,6 +59,10 @@ pub(crate) struct TrainArgs {
     /// Skip the offline evaluation (no metrics; faster).
     #[arg(long)]
     no_evaluate: bool,
+    /// Hyperparameter optimization (performHPO): a JSON file holding Personalize's hpoConfig
+    /// (algorithmHyperParameterRanges, hpoObjective, hpoResourceConfig).
+    #[arg(long, value_name = "FILE")]
+    hpo_config: Option<PathBuf>,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -127,6 +131,7 @@ pub(crate) fn train_version(store: &Store, solution: &str, evaluate: bool) -> Re
         "recipe": model.recipe().name(),
         "algorithm": model.header.algorithm,
         "hyperparameters": model.header.hyperparameters,
+        "tunedHPOParams": version.tuned_hpo_params,
         "trainingSeconds": (version.training_hours * 3600.0 * 10.0).round() / 10.0,
         "metrics": metrics,
     });
@@ -143,14 +148,26 @@ pub(crate) fn run_train(args: &TrainArgs) -> Result<()> {
             args.recipe
         )
     })?;
-    let config = SolutionConfig {
-        algorithm_hyper_parameters: args
-            .hyperparameters
-            .iter()
-            .cloned()
-            .collect::<BTreeMap<_, _>>(),
-        event_value_threshold: args.event_value_threshold.clone(),
-    };
+    let config =
+        SolutionConfig {
+            algorithm_hyper_parameters: args
+                .hyperparameters
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<_, _>>(),
+            event_value_threshold: args.event_value_threshold.clone(),
+            perform_hpo: args.hpo_config.is_some(),
+            hpo_config: match &args.hpo_config {
+                Some(path) => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(serde_json::from_slice(&bytes).with_context(|| {
+                        format!("{} is not an hpoConfig document", path.display())
+                    })?)
+                }
+                None => None,
+            },
+        };
     ensure_solution(
         &store,
         &args.solution,

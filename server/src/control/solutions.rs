@@ -31,7 +31,7 @@ impl Listed for SolutionVersionInfo {
 
 /// Checks a `solutionConfig` and returns the parts Attune uses; the others are validated and
 /// not stored.
-fn solution_config(config: &Obj<'_>) -> Out<SolutionConfig> {
+fn solution_config(config: &Obj<'_>, perform_hpo: bool) -> Out<SolutionConfig> {
     let event_value_threshold = config
         .string_len("eventValueThreshold", 0, 256)?
         .map(str::to_owned);
@@ -39,7 +39,24 @@ fn solution_config(config: &Obj<'_>) -> Out<SolutionConfig> {
         .string_map("algorithmHyperParameters", 100, 256, 1000)?
         .unwrap_or_default();
     config.string_map("featureTransformationParameters", 100, 256, 1000)?;
-    config.object("hpoConfig")?;
+    let hpo_config = match config.object("hpoConfig")? {
+        Some(h) => {
+            if h.object("hpoObjective")?
+                .is_some_and(|o| o.string("metricRegex").ok().flatten().is_some())
+            {
+                return Err(invalid(
+                    "solutionConfig.hpoConfig.hpoObjective.metricRegex",
+                    "is not supported: name the metric with metricName",
+                ));
+            }
+            let raw = Value::Object(h.entries().map(|(k, v)| (k.clone(), v.clone())).collect());
+            Some(
+                serde_json::from_value::<attune::store::solutions::HpoConfig>(raw)
+                    .map_err(|e| invalid("solutionConfig.hpoConfig", e))?,
+            )
+        }
+        None => None,
+    };
     if let Some(automl) = config.object("autoMLConfig")? {
         automl.string_len("metricName", 0, 256)?;
         if let Some(recipes) = automl.list("recipeList", 100)? {
@@ -125,6 +142,8 @@ fn solution_config(config: &Obj<'_>) -> Out<SolutionConfig> {
     Ok(SolutionConfig {
         algorithm_hyper_parameters,
         event_value_threshold,
+        perform_hpo,
+        hpo_config,
     })
 }
 
@@ -132,19 +151,19 @@ pub(crate) fn create(state: &AppState, body: &Body) -> Out<Value> {
     let req = body.obj();
     let name = req.name("name")?;
     let group = req.arn("datasetGroupArn")?;
-    for flag in [
-        "performHPO",
-        "performAutoTraining",
-        "performIncrementalUpdate",
-    ] {
+    for flag in ["performAutoTraining", "performIncrementalUpdate"] {
         req.boolean(flag)?;
     }
+    let perform_hpo = req.boolean("performHPO")?.unwrap_or(false);
     let automl = req.boolean("performAutoML")?.unwrap_or(false);
     let recipe_arn = req.opt_arn("recipeArn")?;
     let event_type = req.string_len("eventType", 0, 256)?.map(str::to_owned);
     let config = match req.object("solutionConfig")? {
-        Some(c) => solution_config(&c)?,
-        None => SolutionConfig::default(),
+        Some(c) => solution_config(&c, perform_hpo)?,
+        None => SolutionConfig {
+            perform_hpo,
+            ..SolutionConfig::default()
+        },
     };
     req.tags()?;
     let recipe = match recipe_arn {
@@ -197,7 +216,7 @@ fn solution_shape(s: &SolutionInfo, latest: Option<Value>) -> Out<Value> {
     let mut out = json!({
         "name": s.name,
         "solutionArn": s.solution_arn,
-        "performHPO": false,
+        "performHPO": s.solution_config.perform_hpo,
         "performAutoML": false,
         "performAutoTraining": s.perform_auto_training,
         "recipeArn": s.recipe_arn,
@@ -218,6 +237,9 @@ fn solution_shape(s: &SolutionInfo, latest: Option<Value>) -> Out<Value> {
     }
     if let Some(t) = &s.solution_config.event_value_threshold {
         config.insert("eventValueThreshold".into(), Value::String(t.clone()));
+    }
+    if let Some(h) = &s.solution_config.hpo_config {
+        config.insert("hpoConfig".into(), to_json(h)?);
     }
     if !config.is_empty() {
         out["solutionConfig"] = Value::Object(config);
@@ -331,7 +353,7 @@ pub(crate) fn describe_version(state: &AppState, body: &Body) -> Out<Value> {
     let stopping = jobs::training_stopping(store, &v.solution_version_arn);
     let mut out = to_json(&v)?;
     out["status"] = Value::String(status(&v, stopping).as_str().to_owned());
-    out["performHPO"] = Value::Bool(false);
+    out["performHPO"] = Value::Bool(v.solution_config.perform_hpo);
     out["performAutoML"] = Value::Bool(false);
     if let Value::Object(map) = &mut out {
         let empty_config = map
@@ -342,10 +364,13 @@ pub(crate) fn describe_version(state: &AppState, body: &Body) -> Out<Value> {
                     .and_then(Value::as_object)
                     .is_none_or(Map::is_empty)
                     && c.get("eventValueThreshold").is_none()
+                    && c.get("hpoConfig").is_none()
             });
         if empty_config {
             map.remove("solutionConfig");
         } else if let Some(Value::Object(c)) = map.get_mut("solutionConfig") {
+            // performHPO is the version's own member (above), not solutionConfig's.
+            c.remove("performHPO");
             if c.get("algorithmHyperParameters")
                 .and_then(Value::as_object)
                 .is_some_and(Map::is_empty)

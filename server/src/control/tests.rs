@@ -560,6 +560,54 @@ fn solution_requests_are_validated() {
                "performHPO": "yes"}),
     );
     assert_invalid(&e, "performHPO");
+    // HPO: ranges must name the recipe's hyperparameters with valid ends; performHPO needs a
+    // configuration and a configuration needs performHPO.
+    let hpo = |ranges: Value| {
+        json!({"name": "s", "datasetGroupArn": group, "recipeArn": ranking, "performHPO": true,
+               "solutionConfig": {"hpoConfig": {"algorithmHyperParameterRanges": ranges}}})
+    };
+    let e = f.err(
+        "CreateSolution",
+        hpo(json!({"integerHyperParameterRanges": [{"name": "no_such_knob", "minValue": 1, "maxValue": 2}]})),
+    );
+    assert!(e.message.contains("no_such_knob"), "{}", e.message);
+    let e = f.err(
+        "CreateSolution",
+        hpo(json!({"continuousHyperParameterRanges": [{"name": "ease_lambda", "minValue": -5.0, "maxValue": 2.0}]})),
+    );
+    assert!(e.message.contains("ease_lambda"), "{}", e.message);
+    let e = f.err(
+        "CreateSolution",
+        json!({"name": "s", "datasetGroupArn": group, "recipeArn": ranking, "performHPO": true}),
+    );
+    assert!(e.message.contains("hpoConfig"), "{}", e.message);
+    let e = f.err(
+        "CreateSolution",
+        json!({"name": "s", "datasetGroupArn": group, "recipeArn": ranking,
+               "solutionConfig": {"hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "99"}}}}),
+    );
+    assert!(e.message.contains("performHPO"), "{}", e.message);
+    let out = f.ok(
+        "CreateSolution",
+        json!({"name": "hpo", "datasetGroupArn": group, "recipeArn": ranking, "performHPO": true,
+               "solutionConfig": {"hpoConfig": {
+                   "hpoResourceConfig": {"maxNumberOfTrainingJobs": "4", "maxParallelTrainingJobs": "2"},
+                   "algorithmHyperParameterRanges": {
+                       "categoricalHyperParameterRanges": [{"name": "algorithm", "values": ["ease", "sequence"]}],
+                       "integerHyperParameterRanges": [{"name": "training.bptt", "minValue": 2, "maxValue": 32}],
+                       "continuousHyperParameterRanges": []}}}}),
+    );
+    let d = f.ok(
+        "DescribeSolution",
+        json!({"solutionArn": out["solutionArn"]}),
+    );
+    assert_eq!(d["solution"]["performHPO"], true);
+    assert_eq!(
+        d["solution"]["solutionConfig"]["hpoConfig"]["hpoResourceConfig"]
+            ["maxNumberOfTrainingJobs"],
+        "4"
+    );
+    f.ok("DeleteSolution", json!({"solutionArn": out["solutionArn"]}));
 
     // Accepted and not used: members Attune does not implement.
     let out = f.ok(
