@@ -1697,9 +1697,7 @@ fn hpo_picks_the_clearly_better_setting_and_the_version_reports_it() {
         },
         ..HpoConfig::default()
     });
-    store
-        .create_solution("hpo", GROUP, Recipe::PersonalizedRanking, None, config)
-        .unwrap();
+    train::create_solution(&store, "hpo", GROUP, Recipe::PersonalizedRanking, None, config).unwrap();
     let version = train(&store, "hpo", true).unwrap();
     let tuned = &version
         .tuned_hpo_params
@@ -1733,8 +1731,7 @@ fn hpo_picks_the_clearly_better_setting_and_the_version_reports_it() {
         },
         ..HpoConfig::default()
     });
-    let err = store
-        .create_solution("bad", GROUP, Recipe::PersonalizedRanking, None, bad)
+    let err = train::create_solution(&store, "bad", GROUP, Recipe::PersonalizedRanking, None, bad)
         .unwrap_err();
     assert!(err.to_string().contains("bogus"), "{err}");
 }
