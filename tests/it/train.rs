@@ -1697,7 +1697,15 @@ fn hpo_picks_the_clearly_better_setting_and_the_version_reports_it() {
         },
         ..HpoConfig::default()
     });
-    train::create_solution(&store, "hpo", GROUP, Recipe::PersonalizedRanking, None, config).unwrap();
+    train::create_solution(
+        &store,
+        "hpo",
+        GROUP,
+        Recipe::PersonalizedRanking,
+        None,
+        config,
+    )
+    .unwrap();
     let version = train(&store, "hpo", true).unwrap();
     let tuned = &version
         .tuned_hpo_params
