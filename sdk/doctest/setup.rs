@@ -109,11 +109,10 @@ pub fn serve(store: &Store, api_key: &str) -> (String, Server) {
     runtime.spawn(attune_server::run(listener, config, async move {
         let _ = stopped.await;
     }));
-    // Wait until it answers (it loads the campaigns first).
+    // The listener is bound, so the first health call waits until the server accepts it (after
+    // loading the campaigns); a server that failed to start is an error here, not a hang.
     let client = attune::client::Client::new(&url).unwrap().with_api_key(api_key);
-    while client.health().is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    client.health().expect("the in-process server answers /health");
     (url, Server { _stop: stop, _runtime: runtime })
 }
 

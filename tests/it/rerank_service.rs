@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -177,11 +177,15 @@ fn the_example_service_ranks_like_the_server_and_follows_a_campaign_update_under
 
     // Under load from 4 threads, the campaign moves to version 2.
     let stop = Arc::new(AtomicBool::new(false));
+    // Answers from the new version, across the threads: the update is made under load and the
+    // load stops only once the new version has answered a good many requests.
+    let (total, on_v2) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let expected = Arc::new(expected);
     let load: Vec<_> = (0..4)
         .map(|k| {
             let (stop, failures, expected) = (stop.clone(), failures.clone(), expected.clone());
+            let (total, on_v2) = (total.clone(), on_v2.clone());
             let (url, campaign, input, users) = (
                 svc.url.clone(),
                 campaign.clone(),
@@ -227,7 +231,9 @@ fn the_example_service_ranks_like_the_server_and_follows_a_campaign_update_under
                             "{user} on {version:?}: a ranking no single version gives"
                         )),
                     }
+                    total.fetch_add(1, Ordering::Relaxed);
                     if version == v2 {
+                        on_v2.fetch_add(1, Ordering::Relaxed);
                         seen_v2 = true;
                     } else if seen_v2 {
                         failures
@@ -241,7 +247,11 @@ fn the_example_service_ranks_like_the_server_and_follows_a_campaign_update_under
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    tests::wait_until(
+        Duration::from_secs(30),
+        "200 answers before the update",
+        || total.load(Ordering::Relaxed) >= 200,
+    );
     fx.client
         .control(
             "UpdateCampaign",
@@ -253,7 +263,11 @@ fn the_example_service_ranks_like_the_server_and_follows_a_campaign_update_under
         "the service to serve version 2",
         || serving(&client) == t.rank_v2,
     );
-    std::thread::sleep(Duration::from_millis(300));
+    tests::wait_until(
+        Duration::from_secs(30),
+        "200 answers from version 2",
+        || on_v2.load(Ordering::Relaxed) >= 200,
+    );
     stop.store(true, Ordering::Relaxed);
     let mut answered: HashMap<String, u64> = HashMap::new();
     for handle in load {
